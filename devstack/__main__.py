@@ -1,0 +1,46 @@
+"""`python -m devstack`: the embedded stack with demo data and GraphiQL, until Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+
+from devstack.embedded import start_stack
+from portalkit import config
+from portalkit.telemetry import setup_logging, setup_telemetry
+from services.identity.demo import DEMO_PASSWORD, load_demo
+
+
+async def main() -> None:
+    settings = config.PortalSettings()
+    stack = await start_stack(settings, fixed_ports=True, gateway_port=settings.gateway_port)
+    logins = await load_demo(stack.services["identity"].extras["domain"])
+    bus_kind = type(stack.buses[0]).__name__
+    mail = f"SMTP {settings.smtp_url}" if settings.smtp_url else f"folder {os.path.abspath(settings.mail_dir)}"
+    lines = [
+        "",
+        "Customer Service Portal: embedded stack is up",
+        f"  GraphiQL:  {stack.gateway_url}/graphql",
+        f"  services:  " + ", ".join(f"{n}={stack.address(n)}" for n in stack.services),
+        f"  events:    {'RabbitMQ ' + settings.amqp_url if bus_kind == 'RabbitBus' else 'in-process bus (RabbitMQ unreachable)'}",
+        f"  mail:      {mail}",
+        f"  demo logins (password {DEMO_PASSWORD!r}):",
+        *[f"    {login.email:<22} {login.role:<14} {login.account}" for login in logins],
+        "",
+    ]
+    print("\n".join(lines), flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    with contextlib.suppress(Exception):
+        await stack.stop()
+
+
+if __name__ == "__main__":
+    setup_logging()
+    setup_telemetry("portal-embedded")
+    asyncio.run(main())

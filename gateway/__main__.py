@@ -1,0 +1,39 @@
+"""`python -m gateway`: the gateway as its own process (docker-compose)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import uvicorn
+
+from gateway.app import create_app
+from gateway.clients import ServiceClients
+from portalkit import config
+from portalkit.auth import TokenVerifier
+from portalkit.events import connect_bus
+from portalkit.runtime import identity_key_source
+from portalkit.telemetry import setup_logging, setup_telemetry
+
+
+def main() -> None:
+    setup_logging()
+    setup_telemetry("portal-gateway")
+    settings = config.PortalSettings()
+    clients = ServiceClients(
+        {name: config.service_grpc_address(name) for name in config.SERVICES}, deadline=settings.grpc_deadline_seconds
+    )
+    verifier = TokenVerifier(identity_key_source(config.service_grpc_address("identity")))
+
+    async def serve() -> None:
+        bus = await connect_bus(settings.amqp_url, allow_in_process=False)
+        app = create_app(clients, verifier, bus)
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="0.0.0.0", port=settings.gateway_port, proxy_headers=True, ws="websockets")
+        )
+        await server.serve()
+
+    asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()

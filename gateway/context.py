@@ -1,0 +1,73 @@
+"""Per-request context: the caller's token, verified lazily, gRPC calls carrying it, DataLoaders."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import grpc
+from starlette.requests import HTTPConnection
+
+from gateway.clients import ServiceClients
+from gateway.errors import PortalError, from_rpc_error, unauthenticated
+from portalkit.auth import Caller, TokenVerifier
+from portalkit.errors import DomainError
+
+T = TypeVar("T")
+
+
+@dataclass
+class PortalContext:
+    request: HTTPConnection
+    clients: ServiceClients
+    verifier: TokenVerifier
+    token: str = ""
+    connection_params: dict[str, Any] | None = None  # set by the WebSocket handshake
+    response: Any = None
+    _caller: Caller | None = None
+    _loaders: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def client_address(self) -> str:
+        """The peer address; behind a proxy, uvicorn's proxy_headers (trusted hosts only) set it."""
+        return self.request.client.host if self.request.client else ""
+
+    def bearer(self) -> str:
+        if self.token:
+            return self.token
+        params = self.connection_params or {}
+        raw = str(params.get("Authorization") or params.get("authorization") or params.get("authToken") or "")
+        return raw.removeprefix("Bearer ").strip()
+
+    async def caller(self) -> Caller:
+        """The verified caller; UNAUTHENTICATED without a valid token. The gateway checks the
+        signature itself; each service checks it again."""
+        if self._caller is None:
+            token = self.bearer()
+            if not token:
+                raise unauthenticated("log in first: send an Authorization: Bearer <access token> header")
+            try:
+                self._caller = await self.verifier.verify(token)
+            except DomainError as error:
+                raise PortalError(error.message, "UNAUTHENTICATED", error.reason) from None
+            except grpc.RpcError:
+                raise PortalError("cannot verify tokens right now; try again shortly", "UNAVAILABLE") from None
+        return self._caller
+
+    async def call(self, service: str, method: Callable[..., Awaitable[T]], request: Any, *, auth: bool = True) -> T:
+        """Call a service with the caller's token and the deadline; map a failure to a GraphQL error."""
+        metadata: tuple[tuple[str, str], ...] = ()
+        if auth:
+            await self.caller()
+            metadata = (("authorization", f"Bearer {self.bearer()}"),)
+        try:
+            return await method(request, metadata=metadata, timeout=self.clients.deadline)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error, service) from None
+
+    def loader(self, name: str, factory: Callable[[PortalContext], Any]) -> Any:
+        """One DataLoader of each kind per request, so a list of N items costs one batch call."""
+        if name not in self._loaders:
+            self._loaders[name] = factory(self)
+        return self._loaders[name]

@@ -1,0 +1,81 @@
+"""GraphQL errors with `extensions.code` (design.md section 7), and the mapping from gRPC status.
+
+Every error that leaves the gateway goes through `shape_error`: ours keep their code; parse and
+validation errors become BAD_USER_INPUT; anything else becomes a bare INTERNAL (details are logged,
+never sent).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+from graphql import GraphQLError
+
+from portalkit.errors import parse_rpc_error
+
+log = logging.getLogger(__name__)
+
+CODE_BY_STATUS = {
+    grpc.StatusCode.UNAUTHENTICATED: "UNAUTHENTICATED",
+    grpc.StatusCode.PERMISSION_DENIED: "FORBIDDEN",
+    grpc.StatusCode.NOT_FOUND: "NOT_FOUND",
+    grpc.StatusCode.INVALID_ARGUMENT: "BAD_USER_INPUT",
+    grpc.StatusCode.OUT_OF_RANGE: "BAD_USER_INPUT",
+    grpc.StatusCode.ALREADY_EXISTS: "CONFLICT",
+    grpc.StatusCode.ABORTED: "CONFLICT",
+    grpc.StatusCode.FAILED_PRECONDITION: "FAILED_PRECONDITION",
+    grpc.StatusCode.RESOURCE_EXHAUSTED: "RATE_LIMITED",
+    grpc.StatusCode.UNAVAILABLE: "UNAVAILABLE",
+    grpc.StatusCode.DEADLINE_EXCEEDED: "UNAVAILABLE",
+}
+
+
+class PortalError(GraphQLError):
+    """An error meant for the client: message, code and, where there is one, a reason."""
+
+    def __init__(self, message: str, code: str, reason: str = "") -> None:
+        extensions: dict[str, object] = {"code": code}
+        if reason:
+            extensions["reason"] = reason
+        super().__init__(message, extensions=extensions)
+
+
+def unauthenticated(message: str = "log in first", reason: str = "") -> PortalError:
+    return PortalError(message, "UNAUTHENTICATED", reason)
+
+
+def bad_input(message: str, reason: str = "") -> PortalError:
+    return PortalError(message, "BAD_USER_INPUT", reason)
+
+
+def from_rpc_error(error: grpc.RpcError, service: str) -> PortalError:
+    remote = parse_rpc_error(error)
+    code = CODE_BY_STATUS.get(remote.code)
+    if code is None:
+        log.error("%s failed: %s %s", service, remote.code, remote.message)
+        return PortalError("internal error", "INTERNAL")
+    if code == "UNAVAILABLE":
+        return PortalError(f"the {service} service is unavailable; try again shortly", code)
+    return PortalError(remote.message, code, remote.reason)
+
+
+def shape_error(error: GraphQLError) -> GraphQLError:
+    original = error.original_error
+    if original is None:
+        if error.extensions and "code" in error.extensions:
+            return error
+        # syntax and validation errors: the query itself is wrong
+        reason = "GRAPHQL_PARSE_FAILED" if error.message.startswith("Syntax Error") else "GRAPHQL_VALIDATION_FAILED"
+        return GraphQLError(
+            error.message, nodes=error.nodes, path=error.path, extensions={"code": "BAD_USER_INPUT", "reason": reason}
+        )
+    if isinstance(original, PortalError):
+        return GraphQLError(original.message, nodes=error.nodes, path=error.path, extensions=original.extensions)
+    if isinstance(original, GraphQLError) and original.extensions.get("code"):
+        return GraphQLError(original.message, nodes=error.nodes, path=error.path, extensions=original.extensions)
+    if isinstance(original, (ValueError, TypeError)) and error.path is None:
+        # variable coercion and scalar parsing (e.g. a malformed DateTime literal)
+        return GraphQLError(error.message, nodes=error.nodes, extensions={"code": "BAD_USER_INPUT"})
+    log.error("unhandled resolver error", exc_info=original)
+    return GraphQLError("internal error", nodes=error.nodes, path=error.path, extensions={"code": "INTERNAL"})

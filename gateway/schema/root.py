@@ -1,0 +1,61 @@
+"""The root types: each domain contributes its fields by inheritance."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter, SchemaExtension
+
+from gateway.errors import shape_error
+from gateway.schema.common import Node
+from gateway.schema.identity import (
+    Ctx,
+    IdentityMutation,
+    IdentityQuery,
+    IdentitySubscription,
+    resolve_identity_node,
+)
+
+MAX_DEPTH = 12
+MAX_ALIASES = 30
+MAX_TOKENS = 3000
+
+
+@strawberry.type
+class Query(IdentityQuery):
+    @strawberry.field
+    async def node(self, info: Ctx, id: strawberry.ID) -> Node | None:
+        await info.context.caller()
+        return await resolve_identity_node(info, str(id))
+
+
+@strawberry.type
+class Mutation(IdentityMutation):
+    pass
+
+
+@strawberry.type
+class Subscription(IdentitySubscription):
+    pass
+
+
+class ErrorShaping(SchemaExtension):
+    """Every error leaves with an extensions.code and without internals (see gateway.errors)."""
+
+    def on_operation(self):  # type: ignore[no-untyped-def]
+        yield
+        result = self.execution_context.result
+        if result is not None and result.errors:
+            result.errors = [shape_error(e) for e in result.errors]
+
+
+schema = strawberry.Schema(
+    query=Query,
+    mutation=Mutation,
+    subscription=Subscription,
+    extensions=[
+        ErrorShaping,
+        QueryDepthLimiter(max_depth=MAX_DEPTH),
+        MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        MaxTokensLimiter(max_token_count=MAX_TOKENS),
+    ],
+)

@@ -1,0 +1,677 @@
+"""Identity operations: the rules of rules.py applied to the store, with events in the same write.
+
+Callable without a gRPC server: unit tests build an `Identity` on an in-memory database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from portalkit.auth import Caller, TokenIssuer, hash_secret
+from portalkit.clock import Clock, as_utc
+from portalkit.errors import (
+    Conflict,
+    DomainError,
+    FailedPrecondition,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+)
+from portalkit.pagination import new_id
+from services.identity import events, rules
+from services.identity.store import IdentityStore
+
+Doc = dict[str, Any]
+SYSTEM = Caller(user_id="system", role="SUPPORT_ADMIN", account_id="", session_id="")
+
+
+def password_hasher(profile: str) -> PasswordHasher:
+    """argon2id; "fast" is for tests only (the standard cost is ~100 ms a hash)."""
+    if profile == "fast":
+        return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    return PasswordHasher()
+
+
+@dataclass(frozen=True)
+class Session:
+    access_token: str
+    refresh_token: str
+    expires_at: datetime
+    user: Doc
+
+
+@dataclass(frozen=True)
+class InviteOutcome:
+    email: str
+    user: Doc | None
+    error: str
+
+
+class Identity:
+    def __init__(
+        self,
+        store: IdentityStore,
+        issuer: TokenIssuer,
+        mail: events.IdentityMail,
+        clock: Clock,
+        hasher: PasswordHasher,
+        access_ttl: timedelta = timedelta(minutes=10),
+        refresh_ttl: timedelta = timedelta(days=14),
+    ) -> None:
+        self.store = store
+        self.issuer = issuer
+        self.mail = mail
+        self.clock = clock
+        self.hasher = hasher
+        self.access_ttl = access_ttl
+        self.refresh_ttl = refresh_ttl
+        # Verified against when the email is unknown, so both paths cost one argon2 verify.
+        self._dummy_hash = hasher.hash(secrets.token_hex(16))
+        self._background: set[asyncio.Task[None]] = set()
+        self.after_write: list[Any] = []  # callbacks (the outbox relay's wake-up)
+
+    def _written(self) -> None:
+        for callback in self.after_write:
+            callback()
+
+    # --- passwords -------------------------------------------------------------------------
+    async def _hash(self, password: str) -> str:
+        return await asyncio.to_thread(self.hasher.hash, password)
+
+    async def _verify(self, password_hash: str, password: str) -> bool:
+        try:
+            return await asyncio.to_thread(self.hasher.verify, password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    # --- sessions --------------------------------------------------------------------------
+    async def _open_session(self, user: Doc) -> Session:
+        now = self.clock.now()
+        refresh = secrets.token_urlsafe(32)
+        session_id = new_id("ses")
+        await self.store.insert_session(
+            {
+                "_id": session_id,
+                "user_id": user["_id"],
+                "token_hash": hash_secret(refresh),
+                "previous_token_hashes": [],
+                "created_at": now,
+                "expires_at": now + self.refresh_ttl,
+                "revoked_at": None,
+            }
+        )
+        return self._session(user, session_id, refresh)
+
+    def _session(self, user: Doc, session_id: str, refresh: str) -> Session:
+        caller = Caller(user["_id"], user["role"], user.get("account_id", ""), session_id, user.get("team", ""))
+        token, expires_at = self.issuer.issue(caller, self.clock.now(), self.access_ttl)
+        return Session(token, refresh, expires_at, user)
+
+    async def check_session(self, caller: Caller) -> None:
+        """Identity's own calls also require the login session to be live (logout, deactivation)."""
+        session = await self.store.get_session(caller.session_id)
+        if session is None or session["revoked_at"] is not None or as_utc(session["expires_at"]) <= self.clock.now():
+            raise Unauthenticated("session ended; log in again", reason="SESSION_REVOKED")
+
+    async def login(self, email: str, password: str, client_address: str) -> Session:
+        now = self.clock.now()
+        email = rules.login_email(email)
+        keys = [f"email:{hashlib.sha256(email.encode()).hexdigest()}"]
+        if client_address:
+            keys.append(f"client:{client_address}")
+        for state in await self.store.get_throttle(keys):
+            locked_until = state.get("locked_until")
+            if locked_until is not None and as_utc(locked_until) > now:
+                raise RateLimited("too many failed logins; try again later")
+        user = await self.store.find_user_by_email(email)
+        stored_hash = (user or {}).get("password_hash") or self._dummy_hash
+        password_ok = await self._verify(stored_hash, password[: rules.MAX_PASSWORD_LENGTH])
+        if user is None or not user.get("password_hash") or not password_ok:
+            await self._count_failure(keys, now)
+            raise Unauthenticated("invalid email or password", reason="INVALID_CREDENTIALS")
+        if user["status"] != "ACTIVE":
+            raise Unauthenticated("this login is deactivated; ask an administrator", reason="USER_INACTIVE")
+        await self.store.clear_throttle(keys[0])
+        changes: Doc = {"last_login_at": now}
+        if self.hasher.check_needs_rehash(user["password_hash"]):
+            changes["password_hash"] = await self._hash(password)
+        user = await self.store.update_user({"_id": user["_id"]}, changes) or user
+        return await self._open_session(user)
+
+    async def _count_failure(self, keys: list[str], now: datetime) -> None:
+        limits = [rules.MAX_FAILURES_PER_EMAIL, rules.MAX_FAILURES_PER_CLIENT]
+        for key, limit in zip(keys, limits, strict=False):
+            state = await self.store.increment_throttle(key, now - rules.THROTTLE_WINDOW, now)
+            if state["failures"] >= limit:
+                await self.store.set_throttle(key, {"locked_until": now + rules.THROTTLE_LOCK})
+
+    async def refresh(self, refresh_token: str) -> Session:
+        now = self.clock.now()
+        token_hash = hash_secret(refresh_token)
+        new_refresh = secrets.token_urlsafe(32)
+        session = await self.store.rotate_session(token_hash, hash_secret(new_refresh), now)
+        if session is None:
+            reused = await self.store.find_session_by_old_token(token_hash)
+            if reused is not None:
+                # A rotated token came back: it was stolen or replayed. End that login entirely.
+                await self.store.revoke_session(reused["_id"], now)
+            raise Unauthenticated("refresh token is invalid, used or expired", reason="INVALID_REFRESH_TOKEN")
+        user = await self.store.get_user(session["user_id"])
+        if user is None or user["status"] != "ACTIVE":
+            await self.store.revoke_session(session["_id"], now)
+            raise Unauthenticated("this login is deactivated", reason="USER_INACTIVE")
+        return self._session(user, session["_id"], new_refresh)
+
+    async def logout(self, refresh_token: str) -> bool:
+        session = await self.store.find_session_by_token(hash_secret(refresh_token))
+        if session is None:
+            return False
+        return await self.store.revoke_session(session["_id"], self.clock.now())
+
+    # --- reads -----------------------------------------------------------------------------
+    async def me(self, caller: Caller) -> Doc:
+        user = await self.store.get_user(caller.user_id)
+        if user is None:
+            raise Unauthenticated("user no longer exists")
+        return user
+
+    async def get_user(self, caller: Caller, user_id: str) -> Doc:
+        user = await self.store.get_user(user_id)
+        if user is None or not rules.can_read_user(caller, user):
+            raise NotFound("user not found")
+        return user
+
+    async def get_users(self, caller: Caller, ids: list[str]) -> list[Doc]:
+        found = {u["_id"]: u for u in await self.store.get_users(list(dict.fromkeys(ids))[:500])}
+        return [found[i] for i in ids if i in found and rules.can_read_user(caller, found[i])]
+
+    async def list_users(
+        self, caller: Caller, account_id: str, status: str, role: str, staff: bool, size: int, token: str
+    ) -> tuple[list[Doc], str, int]:
+        query: Doc = {}
+        if staff:
+            rules.require_staff(caller)
+            query["role"] = {"$in": sorted(rules.STAFF_ROLES)}
+        else:
+            if not account_id and not caller.is_staff:
+                account_id = caller.account_id
+            if account_id:
+                rules.require_user_listing(caller, account_id)
+                query["account_id"] = account_id
+            elif not caller.is_staff:
+                raise Forbidden("only an administrator of the account may list its users")
+        if status:
+            query["status"] = status
+        if role:
+            query["role"] = role if not staff or role in rules.STAFF_ROLES else "-"
+        return await self.store.list_users(query, size, token)
+
+    async def get_account(self, caller: Caller, account_id: str) -> Doc:
+        account_id = account_id or caller.account_id
+        if not account_id:
+            raise InvalidInput("staff users must name an account")
+        account = await self.store.get_account(account_id)
+        if account is None or not rules.can_read_account(caller, account_id):
+            raise NotFound("account not found")
+        return account
+
+    async def get_accounts(self, caller: Caller, ids: list[str]) -> list[Doc]:
+        visible = [i for i in dict.fromkeys(ids) if rules.can_read_account(caller, i)]
+        found = {a["_id"]: a for a in await self.store.get_accounts(visible[:500])}
+        return [found[i] for i in ids if i in found]
+
+    async def list_accounts(self, caller: Caller, search: str, size: int, token: str) -> tuple[list[Doc], str, int]:
+        rules.require_staff(caller)
+        return await self.store.list_accounts(search.strip()[:100], size, token)
+
+    async def account_admins(self, caller: Caller, account_ids: list[str]) -> list[Doc]:
+        """Active ADMINs of the accounts ("who can grant me access?"); any member may ask."""
+        account_ids = list(dict.fromkeys(account_ids or [caller.account_id]))[:100]
+        for account_id in account_ids:
+            rules.require_account_read(caller, account_id)
+        return await self.store.find_users(
+            {"account_id": {"$in": account_ids}, "role": "ADMIN", "status": "ACTIVE"}, limit=1000
+        )
+
+    # --- accounts and users ----------------------------------------------------------------
+    async def create_account(self, caller: Caller, name: str, number: str, admin_email: str, admin_name: str) -> Doc:
+        rules.require_support_admin(caller)
+        name = rules.clean_name(name, "account name")
+        number = number.strip().upper()
+        if not number or len(number) > 40 or not all(c.isalnum() or c in "-_" for c in number):
+            raise InvalidInput("account number must be letters, digits, '-' or '_' (at most 40)")
+        email = rules.normalize_email(admin_email)
+        admin_name = rules.clean_name(admin_name, "admin name")
+        if await self.store.find_user_by_email(email) is not None:
+            raise Conflict(f"{email} already has a user", reason="EMAIL_TAKEN")
+        account = {
+            "_id": new_id("acc"),
+            "number": number,
+            "number_lower": number.lower(),
+            "name": name,
+            "name_lower": name.lower(),
+            "created_at": self.clock.now(),
+        }
+        await self.store.insert_account(account)
+        try:
+            await self._invite(account, email, admin_name, "ADMIN")
+        except DomainError:
+            # the admin could not be created (e.g. the email was taken meanwhile): no half account
+            await self.store.delete_account(account["_id"])
+            raise
+        return account
+
+    async def create_staff_user(self, caller: Caller, email: str, name: str, role: str, team: str) -> Doc:
+        rules.require_support_admin(caller)
+        if role not in rules.STAFF_ROLES:
+            raise InvalidInput("staff role must be AGENT or SUPPORT_ADMIN", reason="INVALID_ROLE")
+        if team and team not in rules.TEAMS:
+            raise InvalidInput("unknown support team")
+        account = {"_id": "", "name": "Support"}
+        return await self._invite(account, rules.normalize_email(email), rules.clean_name(name), role, team=team)
+
+    async def invite_users(
+        self, caller: Caller, account_id: str, rows: list[tuple[str, str, str]]
+    ) -> list[InviteOutcome]:
+        account_id = account_id or caller.account_id
+        rules.require_account_management(caller, account_id)
+        if not rows:
+            raise InvalidInput("give at least one user to invite")
+        if len(rows) > rules.MAX_INVITES_PER_CALL:
+            raise InvalidInput(f"at most {rules.MAX_INVITES_PER_CALL} invitations per call")
+        account = await self.store.get_account(account_id)
+        if account is None:
+            raise NotFound("account not found")
+        outcomes = []
+        for email, name, role in rows:
+            try:
+                user = await self._invite(
+                    account,
+                    rules.normalize_email(email),
+                    rules.clean_name(name),
+                    rules.check_customer_role(role or "USER"),
+                )
+                outcomes.append(InviteOutcome(email, user, ""))
+            except DomainError as error:
+                outcomes.append(InviteOutcome(email, None, error.message))
+        return outcomes
+
+    def _new_invitation(self, user: Doc, account_name: str, resend_count: int, voided: list[str]) -> tuple[Doc, Doc]:
+        """A fresh invitation for `user` and the mail that carries its token."""
+        now = self.clock.now()
+        token = secrets.token_urlsafe(32)
+        invitation = {
+            "id": new_id("inv"),
+            "status": "PENDING",
+            "token_hash": hash_secret(token),
+            "voided_token_hashes": voided[-20:],
+            "sent_at": now,
+            "expires_at": now + rules.INVITATION_TTL,
+            "resend_count": resend_count,
+        }
+        mail = self.mail.invitation(user, account_name, token, invitation["expires_at"])
+        return invitation, mail
+
+    async def _invite(
+        self,
+        account: Doc,
+        email: str,
+        name: str,
+        role: str,
+        team: str = "",
+        contact_id: str = "",
+        event_id: str = "",
+    ) -> Doc:
+        user: Doc = {
+            "_id": new_id("usr"),
+            "email": email,
+            "name": name,
+            "role": role,
+            "status": "INVITED",
+            "team": team,
+            "account_id": account["_id"],
+            "contact_id": contact_id,
+            "password_hash": "",
+            "email_preferences": dict(rules.DEFAULT_EMAIL_PREFERENCES),
+            "created_at": self.clock.now(),
+            "last_login_at": None,
+            "applied_events": [event_id] if event_id else [],
+        }
+        user["invitation"], mail = self._new_invitation(user, account["name"], 0, [])
+        user["_outbox"] = [events.invitation_sent(user, resend=False), mail]
+        await self.store.insert_user(user)
+        self._written()
+        return user
+
+    async def _account_name(self, user: Doc) -> str:
+        account = await self.store.get_account(user["account_id"]) if user.get("account_id") else None
+        return account["name"] if account else "Support"
+
+    async def resend_invitation(self, caller: Caller, user_id: str) -> Doc:
+        user = await self._managed_user(caller, user_id)
+        if user["status"] != "INVITED":
+            raise FailedPrecondition(
+                "only a user who has not yet accepted can be invited again", reason="USER_NOT_INVITED"
+            )
+        return await self._reinvite(user)
+
+    async def _reinvite(self, user: Doc, event_id: str = "") -> Doc:
+        old = user.get("invitation") or {}
+        voided = [
+            *old.get("voided_token_hashes", []),
+            *([old["token_hash"]] if old.get("token_hash") else []),
+        ]
+        invitation, mail = self._new_invitation(
+            user, await self._account_name(user), old.get("resend_count", -1) + 1, voided
+        )
+        updated = {**user, "invitation": invitation, "status": "INVITED"}
+        saved = await self.store.update_user(
+            {"_id": user["_id"], "status": {"$in": ["INVITED", "INACTIVE"]}},
+            {"invitation": invitation, "status": "INVITED"},
+            [events.invitation_sent(updated, resend=bool(old)), mail],
+            event_id=event_id,
+        )
+        if saved is None:
+            raise Conflict("the user changed meanwhile; try again")
+        self._written()
+        return saved
+
+    async def _managed_user(self, caller: Caller, user_id: str) -> Doc:
+        user = await self.store.get_user(user_id)
+        if user is None or not rules.can_read_user(caller, user):
+            raise NotFound("user not found")
+        rules.require_user_management(caller, user)
+        return user
+
+    async def _refuse_if_last_admin(self, user: Doc) -> None:
+        if user["role"] == "ADMIN" and user["status"] == "ACTIVE" and user.get("account_id"):
+            others = await self.store.count_users(
+                {
+                    "account_id": user["account_id"],
+                    "role": "ADMIN",
+                    "status": "ACTIVE",
+                    "_id": {"$ne": user["_id"]},
+                }
+            )
+            if others == 0:
+                raise FailedPrecondition("the account must keep at least one active administrator", reason="LAST_ADMIN")
+
+    async def set_role(self, caller: Caller, user_id: str, role: str) -> Doc:
+        user = await self._managed_user(caller, user_id)
+        if user.get("account_id"):
+            rules.check_customer_role(role)
+        elif role not in rules.STAFF_ROLES:
+            raise InvalidInput("staff role must be AGENT or SUPPORT_ADMIN", reason="INVALID_ROLE")
+        if role == user["role"]:
+            return user
+        if role != "ADMIN":
+            await self._refuse_if_last_admin(user)
+        changed = {**user, "role": role}
+        saved = await self.store.update_user(
+            {"_id": user_id, "role": user["role"]},
+            {"role": role},
+            [events.user_role_changed(changed, user["role"], role)],
+        )
+        if saved is None:
+            raise Conflict("the user changed meanwhile; try again")
+        self._written()
+        return saved
+
+    async def deactivate(self, caller: Caller, user_id: str, reason: str = "deactivated by an administrator") -> Doc:
+        user = await self._managed_user(caller, user_id)
+        await self._refuse_if_last_admin(user)
+        saved = await self._deactivate(user, reason)
+        if saved is None:
+            raise Conflict("the user changed meanwhile; try again")
+        return saved
+
+    async def _deactivate(self, user: Doc, reason: str, event_id: str = "") -> Doc | None:
+        if user["status"] == "INACTIVE":
+            return user
+        changes: Doc = {"status": "INACTIVE"}
+        if user.get("invitation", {}).get("status") == "PENDING":
+            changes["invitation.status"] = "REVOKED"
+        saved = await self.store.update_user(
+            {"_id": user["_id"], "status": user["status"]},
+            changes,
+            [events.user_deactivated(user, reason)],
+            unset=["password_reset"],
+            event_id=event_id,
+        )
+        if saved is not None:
+            await self.store.revoke_user_sessions(user["_id"], self.clock.now())
+            self._written()
+        return saved
+
+    async def activate(self, caller: Caller, user_id: str) -> Doc:
+        user = await self._managed_user(caller, user_id)
+        return await self._activate(user)
+
+    async def _activate(self, user: Doc, event_id: str = "") -> Doc:
+        if user["status"] != "INACTIVE":
+            return user
+        if not user.get("password_hash"):
+            # never set a password: activation means a fresh invitation
+            return await self._reinvite(user, event_id=event_id)
+        saved = await self.store.update_user(
+            {"_id": user["_id"], "status": "INACTIVE"},
+            {"status": "ACTIVE"},
+            [events.user_activated({**user, "status": "ACTIVE"})],
+            event_id=event_id,
+        )
+        if saved is None:
+            raise Conflict("the user changed meanwhile; try again")
+        self._written()
+        return saved
+
+    # --- invitations -----------------------------------------------------------------------
+    async def invitation_info(self, token: str) -> tuple[Doc, str, str]:
+        """(user, account name, invitation status as the link shows it)."""
+        token_hash = hash_secret(token)
+        user = await self.store.find_user_by_invitation(token_hash)
+        if user is None:
+            raise NotFound("invitation not found")
+        invitation = user["invitation"]
+        status = rules.invitation_status(invitation, self.clock.now())
+        if invitation["token_hash"] != token_hash:
+            status = "REVOKED"
+        return user, await self._account_name(user), status
+
+    async def accept_invitation(self, token: str, password: str, name: str) -> Session:
+        token_hash = hash_secret(token)
+        user = await self.store.find_user_by_invitation(token_hash)
+        if user is None:
+            raise NotFound("invitation not found")
+        now = self.clock.now()
+        rules.refuse_unusable_invitation(user["invitation"], token_hash, now)
+        rules.check_password_policy(password, user["email"])
+        changes: Doc = {
+            "password_hash": await self._hash(password),
+            "status": "ACTIVE",
+            "invitation.status": "ACCEPTED",
+        }
+        if name.strip():
+            changes["name"] = rules.clean_name(name)
+        accepted = {**user, **{k: v for k, v in changes.items() if "." not in k}}
+        saved = await self.store.update_user(
+            {
+                "_id": user["_id"],
+                "status": "INVITED",
+                "invitation.token_hash": token_hash,
+                "invitation.status": "PENDING",
+                "invitation.expires_at": {"$gt": now},
+            },
+            {**changes, "last_login_at": now},
+            [events.invitation_accepted(accepted), events.user_activated(accepted)],
+        )
+        if saved is None:
+            raise FailedPrecondition("this invitation was already used", reason="INVITATION_USED")
+        self._written()
+        return await self._open_session(saved)
+
+    # --- passwords -------------------------------------------------------------------------
+    def request_password_reset(self, email: str) -> None:
+        """Answers at once whatever the address; the work happens in the background, so the reply
+        takes the same time for a user, a stranger and a malformed address."""
+        task = asyncio.create_task(self._send_password_reset(email))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _send_password_reset(self, email: str) -> None:
+        user = await self.store.find_user_by_email(rules.login_email(email))
+        if user is None or user["status"] != "ACTIVE":
+            return
+        token = secrets.token_urlsafe(32)
+        expires_at = self.clock.now() + rules.RESET_TOKEN_TTL
+        saved = await self.store.update_user(
+            {"_id": user["_id"], "status": "ACTIVE"},
+            {"password_reset": {"token_hash": hash_secret(token), "expires_at": expires_at}},
+            [self.mail.password_reset(user, token, expires_at)],
+        )
+        if saved is not None:
+            self._written()
+
+    async def reset_password(self, token: str, new_password: str) -> None:
+        token_hash = hash_secret(token)
+        user = await self.store.find_user_by_reset_token(token_hash)
+        now = self.clock.now()
+        if user is None or user["status"] != "ACTIVE":
+            raise FailedPrecondition("this reset link is invalid or was already used", reason="RESET_TOKEN_INVALID")
+        if as_utc(user["password_reset"]["expires_at"]) <= now:
+            raise FailedPrecondition("this reset link has expired; ask for a new one", reason="RESET_TOKEN_EXPIRED")
+        rules.check_password_policy(new_password, user["email"])
+        saved = await self.store.update_user(
+            {"_id": user["_id"], "status": "ACTIVE", "password_reset.token_hash": token_hash},
+            {"password_hash": await self._hash(new_password)},
+            unset=["password_reset"],
+        )
+        if saved is None:
+            raise FailedPrecondition("this reset link is invalid or was already used", reason="RESET_TOKEN_INVALID")
+        await self.store.revoke_user_sessions(user["_id"], now)
+        await self.store.clear_throttle(f"email:{hashlib.sha256(user['email'].encode()).hexdigest()}")
+
+    async def change_password(self, caller: Caller, current: str, new_password: str) -> None:
+        user = await self.me(caller)
+        if not user.get("password_hash") or not await self._verify(user["password_hash"], current):
+            raise InvalidInput("the current password is not correct", reason="WRONG_PASSWORD")
+        rules.check_password_policy(new_password, user["email"])
+        if current == new_password:
+            raise InvalidInput("the new password must differ from the current one", reason="PASSWORD_UNCHANGED")
+        await self.store.update_user({"_id": user["_id"]}, {"password_hash": await self._hash(new_password)})
+        await self.store.revoke_user_sessions(user["_id"], self.clock.now(), keep=caller.session_id)
+
+    # --- preferences and announcements ------------------------------------------------------
+    async def update_email_preferences(self, caller: Caller, changes: dict[str, bool]) -> Doc:
+        unknown = set(changes) - set(rules.DEFAULT_EMAIL_PREFERENCES)
+        if unknown:
+            raise InvalidInput(f"unknown preferences: {', '.join(sorted(unknown))}")
+        saved = await self.store.update_user(
+            {"_id": caller.user_id}, {f"email_preferences.{k}": bool(v) for k, v in changes.items()}
+        )
+        if saved is None:
+            raise NotFound("user not found")
+        return {**rules.DEFAULT_EMAIL_PREFERENCES, **saved.get("email_preferences", {})}
+
+    async def publish_announcement(
+        self, caller: Caller, kind: str, title: str, body: str, starts_at: datetime, ends_at: datetime | None
+    ) -> Doc:
+        rules.require_support_admin(caller)
+        if kind not in rules.ANNOUNCEMENT_KINDS:
+            raise InvalidInput("kind must be MAINTENANCE or INCIDENT")
+        title = rules.clean_name(title, "title")
+        body = body.strip()
+        if not body or len(body) > 20_000:
+            raise InvalidInput("body must have 1 to 20000 characters")
+        rules.announcement_window(starts_at, ends_at)
+        announcement: Doc = {
+            "_id": new_id("ann"),
+            "kind": kind,
+            "title": title,
+            "body": body,
+            "starts_at": starts_at,
+            "ends_at": ends_at,
+            "published_at": self.clock.now(),
+            "published_by": caller.user_id,
+        }
+        announcement["_outbox"] = [events.announcement_published(announcement)]
+        await self.store.insert_announcement(announcement)
+        self._written()
+        return announcement
+
+    async def announcements(self, active_only: bool) -> list[Doc]:
+        query: Doc = {}
+        if active_only:
+            query = {"$or": [{"ends_at": None}, {"ends_at": {"$gt": self.clock.now()}}]}
+        return await self.store.list_announcements(query)
+
+    async def get_announcements(self, ids: list[str]) -> list[Doc]:
+        found = {a["_id"]: a for a in await self.store.get_announcements(ids[:100])}
+        return [found[i] for i in ids if i in found]
+
+    # --- reactions to other services' events (see consumers.py) -----------------------------
+    async def mail_announcement(self, announcement_id: str, event_id: str) -> int:
+        """Queue the announcement's mail for every active user who opted in to its kind. Each
+        user's mail is written to that user's outbox once per event, so a redelivery adds none."""
+        found = await self.store.get_announcements([announcement_id])
+        if not found:
+            return 0
+        announcement = found[0]
+        preference = "maintenance" if announcement["kind"] == "MAINTENANCE" else "incident"
+        recipients = await self.store.find_users({"status": "ACTIVE", f"email_preferences.{preference}": True})
+        queued = 0
+        for user in recipients:
+            if await self.store.update_user(
+                {"_id": user["_id"]}, {}, [self.mail.announcement(user, announcement)], event_id=event_id
+            ):
+                queued += 1
+        if queued:
+            self._written()
+        return queued
+
+    async def grant_portal_access(
+        self, event_id: str, contact_id: str, account_id: str, email: str, name: str, role: str
+    ) -> None:
+        user = await self.store.find_user_by_contact(contact_id)
+        if user is None:
+            user = await self.store.find_user_by_email(rules.login_email(email))
+            if user is not None and user.get("account_id") != account_id:
+                raise Forbidden(f"{email} is a user of another account")  # never retried into success
+        if user is None:
+            account = await self.store.get_account(account_id)
+            if account is None:
+                raise NotFound(f"account {account_id} not found")
+            role = role if role in rules.CUSTOMER_ROLES else "USER"
+            try:
+                await self._invite(
+                    account,
+                    rules.normalize_email(email),
+                    rules.clean_name(name or email),
+                    role,
+                    contact_id=contact_id,
+                    event_id=event_id,
+                )
+            except Conflict:
+                return  # a redelivery raced the first delivery; that one created the user
+            return
+        if event_id in user.get("applied_events", []):
+            return
+        if user.get("contact_id") != contact_id:
+            user = await self.store.update_user({"_id": user["_id"]}, {"contact_id": contact_id}) or user
+        if user["status"] == "INACTIVE":
+            await self._activate(user, event_id=event_id)
+
+    async def revoke_portal_access(self, event_id: str, contact_id: str, reason: str) -> None:
+        user = await self.store.find_user_by_contact(contact_id)
+        if user is None or event_id in user.get("applied_events", []):
+            return
+        await self._deactivate(user, reason, event_id=event_id)

@@ -1,0 +1,178 @@
+"""Pure identity rules: who may do what, password policy, input checks, invitation state.
+
+No I/O here, so unit tests call these directly.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from zxcvbn import zxcvbn
+
+from portalkit.auth import STAFF_ROLES, Caller
+from portalkit.clock import as_utc
+from portalkit.errors import FailedPrecondition, Forbidden, InvalidInput
+
+CUSTOMER_ROLES = frozenset({"USER", "MANAGER", "ADMIN"})
+ALL_ROLES = CUSTOMER_ROLES | STAFF_ROLES
+TEAMS = frozenset({"CUSTOMER_CARE", "TIER2", "PRODUCT_SUPPORT", "CLIENT_SUCCESS"})
+ANNOUNCEMENT_KINDS = frozenset({"MAINTENANCE", "INCIDENT"})
+
+INVITATION_TTL = timedelta(hours=72)
+RESET_TOKEN_TTL = timedelta(hours=1)
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 128
+MAX_NAME_LENGTH = 200
+MAX_INVITES_PER_CALL = 50
+
+# Login throttling: failures per email, and per client address, within a window.
+THROTTLE_WINDOW = timedelta(minutes=15)
+THROTTLE_LOCK = timedelta(minutes=15)
+MAX_FAILURES_PER_EMAIL = 5
+MAX_FAILURES_PER_CLIENT = 50
+
+DEFAULT_EMAIL_PREFERENCES = {"maintenance": False, "incident": False, "case_updates": True, "billing": True}
+
+
+def normalize_email(raw: str) -> str:
+    """Lower-cased, syntax-checked address; raises InvalidInput with a readable message."""
+    try:
+        # test_environment: the demo data lives on the special-use .test domain
+        return validate_email(raw.strip(), check_deliverability=False, test_environment=True).normalized.lower()
+    except EmailNotValidError as exc:
+        raise InvalidInput(f"invalid email address: {exc}", reason="INVALID_EMAIL") from exc
+
+
+def login_email(raw: str) -> str:
+    """Like normalize_email but never fails: a malformed address simply matches no user."""
+    try:
+        return normalize_email(raw)
+    except InvalidInput:
+        return raw.strip().lower()
+
+
+def clean_name(raw: str, what: str = "name") -> str:
+    name = " ".join(raw.split())
+    if not name:
+        raise InvalidInput(f"{what} must not be empty")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidInput(f"{what} is longer than {MAX_NAME_LENGTH} characters")
+    return name
+
+
+def check_password_policy(password: str, email: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"password must have at least {MIN_PASSWORD_LENGTH} characters", reason="PASSWORD_TOO_SHORT")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidInput(f"password must have at most {MAX_PASSWORD_LENGTH} characters", reason="PASSWORD_TOO_LONG")
+    lowered = password.lower()
+    local_part = email.split("@", 1)[0]
+    if lowered == email or (len(local_part) >= 4 and local_part in lowered):
+        raise InvalidInput("password must not contain your email address", reason="PASSWORD_CONTAINS_EMAIL")
+    result = zxcvbn(password[:100], user_inputs=[email, local_part])
+    if result["score"] < 2:
+        hint = result["feedback"].get("warning") or "it is too easy to guess"
+        raise InvalidInput(f"password is too common: {hint}", reason="PASSWORD_TOO_COMMON")
+
+
+def check_customer_role(role: str) -> str:
+    if role not in CUSTOMER_ROLES:
+        raise InvalidInput("role must be USER, MANAGER or ADMIN for a customer user", reason="INVALID_ROLE")
+    return role
+
+
+# --- permissions (design.md section 4) ------------------------------------------------------
+
+
+def require_support_admin(caller: Caller) -> None:
+    if caller.role != "SUPPORT_ADMIN":
+        raise Forbidden("only a support administrator may do this")
+
+
+def require_staff(caller: Caller) -> None:
+    if not caller.is_staff:
+        raise Forbidden("only support staff may do this")
+
+
+def can_read_account(caller: Caller, account_id: str) -> bool:
+    return caller.is_staff or caller.account_id == account_id
+
+
+def require_account_read(caller: Caller, account_id: str) -> None:
+    if not can_read_account(caller, account_id):
+        raise Forbidden("not your account")
+
+
+def require_user_listing(caller: Caller, account_id: str) -> None:
+    """ADMIN of the account; AGENT reads; SUPPORT_ADMIN everything."""
+    if caller.is_staff:
+        return
+    if caller.role != "ADMIN" or caller.account_id != account_id:
+        raise Forbidden("only an administrator of the account may list its users")
+
+
+def require_user_management(caller: Caller, target: dict[str, Any]) -> None:
+    """Invite/resend, change role, deactivate/activate: ADMIN of the same account or SUPPORT_ADMIN."""
+    if caller.role == "SUPPORT_ADMIN":
+        return
+    if caller.role == "ADMIN" and target.get("account_id") and target["account_id"] == caller.account_id:
+        return
+    raise Forbidden("you may not manage this user")
+
+
+def require_account_management(caller: Caller, account_id: str) -> None:
+    if caller.role == "SUPPORT_ADMIN" or (caller.role == "ADMIN" and caller.account_id == account_id):
+        return
+    raise Forbidden("only an administrator of the account may manage its users")
+
+
+def can_read_user(caller: Caller, user: dict[str, Any]) -> bool:
+    """Members see the users of their account (case requesters, commenters) and staff users
+    (assignees); staff see everyone."""
+    return (
+        caller.is_staff
+        or user["_id"] == caller.user_id
+        or user.get("role") in STAFF_ROLES
+        or (bool(caller.account_id) and user.get("account_id") == caller.account_id)
+    )
+
+
+def can_read_private(caller: Caller, user: dict[str, Any]) -> bool:
+    """Invitation, email preferences and last login: the user, the account's ADMIN, staff."""
+    return (
+        caller.is_staff
+        or user["_id"] == caller.user_id
+        or (caller.role == "ADMIN" and user.get("account_id") == caller.account_id)
+    )
+
+
+# --- invitations ------------------------------------------------------------------------------
+
+
+def invitation_status(invitation: dict[str, Any] | None, now: datetime) -> str:
+    if not invitation:
+        return "REVOKED"
+    status = str(invitation["status"])
+    if status == "PENDING" and as_utc(invitation["expires_at"]) <= now:
+        return "EXPIRED"
+    return status
+
+
+def refuse_unusable_invitation(invitation: dict[str, Any], token_hash: str, now: datetime) -> None:
+    """Raise the FAILED_PRECONDITION a used, expired or voided token deserves."""
+    if token_hash != invitation.get("token_hash"):
+        raise FailedPrecondition("this invitation link was replaced by a newer one", reason="INVITATION_REVOKED")
+    status = invitation_status(invitation, now)
+    if status == "ACCEPTED":
+        raise FailedPrecondition("this invitation was already used", reason="INVITATION_USED")
+    if status == "EXPIRED":
+        raise FailedPrecondition("this invitation has expired; ask for a new one", reason="INVITATION_EXPIRED")
+    if status == "REVOKED":
+        raise FailedPrecondition("this invitation was revoked", reason="INVITATION_REVOKED")
+
+
+def announcement_window(starts_at: datetime, ends_at: datetime | None) -> None:
+    if ends_at is not None and ends_at <= starts_at:
+        raise InvalidInput("endsAt must be after startsAt")

@@ -1,0 +1,89 @@
+"""Identity operations on an in-memory database, without a server."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from portalkit.auth import Caller, TokenIssuer
+from portalkit.clock import ManualClock
+from portalkit.errors import Conflict, FailedPrecondition, RateLimited, Unauthenticated
+from portalkit.mongo import connect
+from services.identity.demo import DEMO_PASSWORD, load_demo
+from services.identity.domain import Identity, password_hasher
+from services.identity.events import IdentityMail
+from services.identity.store import IdentityStore
+
+
+@pytest.fixture
+async def identity():
+    store = IdentityStore(connect("memory://", "unit_identity"))
+    await store.ensure_indexes()
+    domain = Identity(
+        store, TokenIssuer(), IdentityMail("portal@test", "https://portal.test"), ManualClock(), password_hasher("fast")
+    )
+    domain.demo = {d.email: d for d in await load_demo(domain)}
+    return domain
+
+
+async def _caller(identity, email: str) -> Caller:
+    user = await identity.store.find_user_by_email(email)
+    return Caller(user["_id"], user["role"], user["account_id"], "ses_unit")
+
+
+async def test_invite_rows_succeed_or_fail_alone_and_events_go_with_the_write(identity):
+    admin = await _caller(identity, "admin@acme.test")
+    outcomes = await identity.invite_users(
+        admin, "", [("new.one@acme.test", "New One", "USER"), ("user@acme.test", "Taken", "USER"), ("bad", "X", "USER")]
+    )
+    assert [o.error == "" for o in outcomes] == [True, False, False]
+    created = await identity.store.find_user_by_email("new.one@acme.test")
+    assert created["status"] == "INVITED"
+    kinds = [e["kind"] for e in created["_outbox"]]
+    assert kinds == ["event", "mail"]
+    assert created["_outbox"][0]["envelope"]["type"] == "portal.invitation.sent.v1"
+    assert "token" not in str(created["_outbox"][0]["envelope"]["data"]).lower()
+
+
+async def test_last_admin_cannot_be_demoted_or_deactivated(identity):
+    admin = await _caller(identity, "admin@acme.test")
+    with pytest.raises(FailedPrecondition) as refused:
+        await identity.set_role(admin, admin.user_id, "USER")
+    assert refused.value.reason == "LAST_ADMIN"
+    with pytest.raises(FailedPrecondition):
+        await identity.deactivate(admin, admin.user_id)
+    assert (await identity.store.get_user(admin.user_id))["role"] == "ADMIN"
+
+
+async def test_login_lockout_after_repeated_failures_without_revealing_existence(identity):
+    for email in ("manager@acme.test", "ghost@acme.test"):
+        for _ in range(5):
+            with pytest.raises(Unauthenticated):
+                await identity.login(email, "wrong-password", "")
+        with pytest.raises(RateLimited):
+            await identity.login(email, DEMO_PASSWORD if email.startswith("manager") else "x", "")
+    identity.clock.advance(timedelta(minutes=16))
+    assert (await identity.login("manager@acme.test", DEMO_PASSWORD, "")).user["email"] == "manager@acme.test"
+
+
+async def test_create_account_with_taken_admin_email_leaves_nothing(identity):
+    root = await _caller(identity, "root@support.test")
+    before = await identity.store.accounts.count({})
+    with pytest.raises(Conflict):
+        await identity.create_account(root, "Initech", "INIT-1", "user@acme.test", "Bill")
+    assert await identity.store.accounts.count({}) == before
+
+
+async def test_consumer_reaction_is_idempotent(identity):
+    acme = (await identity.store.find_user_by_email("admin@acme.test"))["account_id"]
+    for _ in range(2):
+        await identity.grant_portal_access("evt-1", "con_1", acme, "carol@acme.test", "Carol", "USER")
+    users = await identity.store.find_users({"contact_id": "con_1"})
+    assert len(users) == 1
+    assert len([e for e in users[0]["_outbox"] if e["kind"] == "event"]) == 1
+    for _ in range(2):
+        await identity.revoke_portal_access("evt-2", "con_1", "portal access disabled")
+    user = await identity.store.get_user(users[0]["_id"])
+    assert user["status"] == "INACTIVE"
+    assert [e["envelope"]["type"] for e in user["_outbox"] if e["kind"] == "event"].count("portal.user.deactivated.v1") == 1
