@@ -23,7 +23,7 @@ async def main() -> None:
         "",
         "Customer Service Portal: embedded stack is up",
         f"  GraphiQL:  {stack.gateway_url}/graphql",
-        f"  services:  " + ", ".join(f"{n}={stack.address(n)}" for n in stack.services),
+        "  services:  " + ", ".join(f"{n}={stack.address(n)}" for n in stack.services),
         f"  events:    {'RabbitMQ ' + settings.amqp_url if bus_kind == 'RabbitBus' else 'in-process bus (RabbitMQ unreachable)'}",
         f"  mail:      {mail}",
         f"  demo logins (password {DEMO_PASSWORD!r}):",

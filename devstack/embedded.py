@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
+from services.billing.service import start as start_billing
+from services.cases.service import start as start_cases
+from services.contacts.service import start as start_contacts
 
 from gateway.app import create_app
 from gateway.clients import ServiceClients
@@ -22,9 +25,6 @@ from portalkit.clock import Clock
 from portalkit.events import EventBus, InProcessBus, RetryPolicy, connect_bus
 from portalkit.mail import Mailer, mailer_from_settings
 from portalkit.runtime import RunningService, ServiceDeps, StartFn, identity_key_source
-from services.billing.service import start as start_billing
-from services.cases.service import start as start_cases
-from services.contacts.service import start as start_contacts
 from services.identity.service import start as start_identity
 
 log = logging.getLogger(__name__)
@@ -117,4 +117,4 @@ async def start_stack(
             task.result()
         await asyncio.sleep(0.02)
     port = server.servers[0].sockets[0].getsockname()[1]
-    return Stack(services, port, buses, clock, server, task)
+    return Stack(services, port, buses, clock, server, task, {"gateway_app": app})

@@ -139,5 +139,3 @@ def create_app(clients: ServiceClients, verifier: TokenVerifier, bus: EventBus |
     app.add_middleware(BodySizeLimit)
     StarletteInstrumentor.instrument_app(app)
     return app
-
-

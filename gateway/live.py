@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 from portalkit.events import Envelope, EventBus, topic_matches
 
@@ -45,5 +44,3 @@ class LiveEvents:
     @property
     def listener_count(self) -> int:
         return len(self._listeners)
-
-

@@ -123,5 +123,3 @@ def clock(stack: Stack) -> Iterator[ManualClock]:
 @pytest.fixture
 def demo(stack: Stack) -> dict[str, Any]:
     return stack.extras["demo"]
-
-

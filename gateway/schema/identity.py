@@ -175,7 +175,9 @@ class User(Node):
             status=_enum(UserStatus, pb.UserStatus, m.status),
             team=_enum(SupportTeam, pb.SupportTeam, m.team) if m.team else None,
             invitation=Invitation.from_pb(m.invitation) if m.HasField("invitation") else None,
-            email_preferences=EmailPreferences.from_pb(m.email_preferences) if m.HasField("email_preferences") else None,
+            email_preferences=EmailPreferences.from_pb(m.email_preferences)
+            if m.HasField("email_preferences")
+            else None,
             created_at=dt(m.created_at),
             last_login_at=optional_dt(m, "last_login_at"),
             account_id=m.account_id,

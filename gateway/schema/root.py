@@ -48,7 +48,12 @@ class ErrorShaping(SchemaExtension):
             result.errors = [shape_error(e) for e in result.errors]
 
 
-schema = strawberry.Schema(
+class PortalSchema(strawberry.Schema):
+    def process_errors(self, errors, execution_context=None):  # type: ignore[no-untyped-def]
+        """Client errors are not ours to log; shape_error logs the unexpected ones."""
+
+
+schema = PortalSchema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,

@@ -34,7 +34,7 @@ async def test_non_json_body(http, body, content_type):
 
 
 async def test_wrong_variable_type(gql):
-    body = await gql("mutation($e: String!) { login(email: $e, password: \"x\") { accessToken } }", {"e": 42})
+    body = await gql('mutation($e: String!) { login(email: $e, password: "x") { accessToken } }', {"e": 42})
     assert code_of(body["errors"][0]) == "BAD_USER_INPUT"
 
 
@@ -52,7 +52,9 @@ async def test_too_many_aliases_are_refused(gql):
 
 
 async def test_oversized_body_is_refused(http):
-    response = await http.post("/graphql", content=b"{" + b" " * (2 << 20) + b"}", headers={"content-type": "application/json"})
+    response = await http.post(
+        "/graphql", content=b"{" + b" " * (2 << 20) + b"}", headers={"content-type": "application/json"}
+    )
     assert response.status_code == 413
     assert code_of(response.json()["errors"][0]) == "BAD_USER_INPUT"
 

@@ -37,7 +37,7 @@ async def test_login_then_me_for_each_demo_user(gql, email, role, account):
 
 
 async def test_wrong_password_and_unknown_email_fail_alike(gql):
-    query = "mutation($e: String!) { login(email: $e, password: \"not-the-password\") { accessToken } }"
+    query = 'mutation($e: String!) { login(email: $e, password: "not-the-password") { accessToken } }'
     wrong = await gql.error(query, {"e": "manager@acme.test"})
     unknown = await gql.error(query, {"e": "nobody-here@acme.test"})
     assert code_of(wrong) == code_of(unknown) == "UNAUTHENTICATED"
@@ -74,8 +74,15 @@ def _forged_tokens(demo_user_id: str) -> dict[str, str]:
     now = datetime.now(UTC)
     caller = Caller(demo_user_id, "SUPPORT_ADMIN", "", "ses_forged")
     other_key_token, _ = TokenIssuer().issue(caller, now, timedelta(minutes=5))
-    claims = {"sub": demo_user_id, "role": "SUPPORT_ADMIN", "sid": "x", "iat": int(now.timestamp()),
-              "exp": int((now + timedelta(minutes=5)).timestamp()), "iss": "portal-identity", "aud": "portal"}
+    claims = {
+        "sub": demo_user_id,
+        "role": "SUPPORT_ADMIN",
+        "sid": "x",
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(minutes=5)).timestamp()),
+        "iss": "portal-identity",
+        "aud": "portal",
+    }
     return {
         "signed by another key": other_key_token,
         "unsigned (alg none)": jwt.encode(claims, key=None, algorithm="none"),
@@ -88,9 +95,10 @@ def _forged_tokens(demo_user_id: str) -> dict[str, str]:
 
 async def test_forged_tokens_are_refused_by_gateway_and_services(gql, stack, demo):
     root_id = demo["root@support.test"].user_id
-    async with grpc.aio.insecure_channel(stack.address("identity")) as identity_channel, grpc.aio.insecure_channel(
-        stack.address("contacts")
-    ) as contacts_channel:
+    async with (
+        grpc.aio.insecure_channel(stack.address("identity")) as identity_channel,
+        grpc.aio.insecure_channel(stack.address("contacts")) as contacts_channel,
+    ):
         identity = identity_pb2_grpc.IdentityServiceStub(identity_channel)
         contacts = contacts_pb2_grpc.ContactsServiceStub(contacts_channel)
         for label, token in _forged_tokens(root_id).items():
@@ -99,7 +107,9 @@ async def test_forged_tokens_are_refused_by_gateway_and_services(gql, stack, dem
             metadata = (("authorization", f"Bearer {token}"),)
             for call in (
                 identity.GetUser(identity_pb2.GetUserRequest(id=root_id), metadata=metadata, timeout=5),
-                contacts.BatchGetContacts(contacts_pb2.BatchGetContactsRequest(ids=["x"]), metadata=metadata, timeout=5),
+                contacts.BatchGetContacts(
+                    contacts_pb2.BatchGetContactsRequest(ids=["x"]), metadata=metadata, timeout=5
+                ),
             ):
                 with pytest.raises(grpc.aio.AioRpcError) as refused:
                     await call

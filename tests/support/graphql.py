@@ -11,11 +11,15 @@ class GraphQLClient:
     def __init__(self, http: httpx.AsyncClient) -> None:
         self.http = http
 
-    async def raw(self, query: str, variables: dict[str, Any] | None = None, token: str | None = None) -> httpx.Response:
+    async def raw(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return await self.http.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
 
-    async def __call__(self, query: str, variables: dict[str, Any] | None = None, token: str | None = None) -> dict[str, Any]:
+    async def __call__(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict[str, Any]:
         """The whole response body (data and errors)."""
         response = await self.raw(query, variables, token)
         assert response.headers["content-type"].startswith("application/json"), response.text
@@ -27,7 +31,9 @@ class GraphQLClient:
         assert not body.get("errors"), body["errors"]
         return body["data"]
 
-    async def error(self, query: str, variables: dict[str, Any] | None = None, token: str | None = None) -> dict[str, Any]:
+    async def error(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict[str, Any]:
         """The first error, asserting there is one; it must carry extensions.code."""
         body = await self(query, variables, token)
         assert body.get("errors"), f"expected an error, got {body}"

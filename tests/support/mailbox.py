@@ -52,7 +52,9 @@ class Mailbox:
     def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.messages if address.lower() in str(m["To"]).lower()]
 
-    async def wait_for(self, address: str, subject_contains: str = "", count: int = 1, timeout: float = 10) -> list[EmailMessage]:
+    async def wait_for(
+        self, address: str, subject_contains: str = "", count: int = 1, timeout: float = 10
+    ) -> list[EmailMessage]:
         """The messages to `address` (whose subject contains the text) once there are `count`."""
         deadline = asyncio.get_running_loop().time() + timeout
         while True:

@@ -86,4 +86,6 @@ async def test_consumer_reaction_is_idempotent(identity):
         await identity.revoke_portal_access("evt-2", "con_1", "portal access disabled")
     user = await identity.store.get_user(users[0]["_id"])
     assert user["status"] == "INACTIVE"
-    assert [e["envelope"]["type"] for e in user["_outbox"] if e["kind"] == "event"].count("portal.user.deactivated.v1") == 1
+    assert [e["envelope"]["type"] for e in user["_outbox"] if e["kind"] == "event"].count(
+        "portal.user.deactivated.v1"
+    ) == 1
