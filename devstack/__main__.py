@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 
 from devstack.embedded import start_stack
@@ -18,7 +17,7 @@ async def main() -> None:
     stack = await start_stack(settings, fixed_ports=True, gateway_port=settings.gateway_port)
     logins = await load_demo(stack.services["identity"].extras["domain"])
     bus_kind = type(stack.buses[0]).__name__
-    mail = f"SMTP {settings.smtp_url}" if settings.smtp_url else f"folder {os.path.abspath(settings.mail_dir)}"
+    mail = f"SMTP {settings.smtp_url}" if settings.smtp_url else f"folder {settings.mail_dir}"
     lines = [
         "",
         "Customer Service Portal: embedded stack is up",

@@ -27,8 +27,9 @@ def main() -> None:
     async def serve() -> None:
         bus = await connect_bus(settings.amqp_url, allow_in_process=False)
         app = create_app(clients, verifier, bus)
+        host = "0.0.0.0"  # noqa: S104 - in a container the gateway listens on all interfaces
         server = uvicorn.Server(
-            uvicorn.Config(app, host="0.0.0.0", port=settings.gateway_port, proxy_headers=True, ws="websockets")
+            uvicorn.Config(app, host=host, port=settings.gateway_port, proxy_headers=True, ws="websockets")
         )
         await server.serve()
 

@@ -72,7 +72,7 @@ def shape_error(error: GraphQLError) -> GraphQLError:
         )
     if isinstance(original, PortalError):
         return GraphQLError(original.message, nodes=error.nodes, path=error.path, extensions=original.extensions)
-    if isinstance(original, GraphQLError) and original.extensions.get("code"):
+    if isinstance(original, GraphQLError) and (original.extensions or {}).get("code"):
         return GraphQLError(original.message, nodes=error.nodes, path=error.path, extensions=original.extensions)
     if isinstance(original, (ValueError, TypeError)) and error.path is None:
         # variable coercion and scalar parsing (e.g. a malformed DateTime literal)

@@ -208,8 +208,8 @@ async def list_users(
     ctx = info.context
     request = pb.ListUsersRequest(
         account_id=account_id,
-        status=pb.UserStatus.Value(status.value) if status else 0,
-        role=pb.Role.Value(role.value) if role else 0,
+        status=pb.UserStatus.Value(status.value) if status else pb.USER_STATUS_UNSPECIFIED,
+        role=pb.Role.Value(role.value) if role else pb.ROLE_UNSPECIFIED,
         page_size=page_size(first),
         page_token=after or "",
     )
@@ -542,7 +542,7 @@ class IdentityMutation:
             email=input.email,
             name=input.name,
             role=pb.Role.Value(input.role.value),
-            team=pb.SupportTeam.Value(input.team.value) if input.team else 0,
+            team=pb.SupportTeam.Value(input.team.value) if input.team else pb.SUPPORT_TEAM_UNSPECIFIED,
         )
         return User.from_pb(await info.context.call("identity", _identity(info).CreateStaffUser, request))
 

@@ -254,7 +254,7 @@ class Identity:
         admin_name = rules.clean_name(admin_name, "admin name")
         if await self.store.find_user_by_email(email) is not None:
             raise Conflict(f"{email} already has a user", reason="EMAIL_TAKEN")
-        account = {
+        account: Doc = {
             "_id": new_id("acc"),
             "number": number,
             "number_lower": number.lower(),
@@ -310,7 +310,7 @@ class Identity:
         """A fresh invitation for `user` and the mail that carries its token."""
         now = self.clock.now()
         token = secrets.token_urlsafe(32)
-        invitation = {
+        invitation: Doc = {
             "id": new_id("inv"),
             "status": "PENDING",
             "token_hash": hash_secret(token),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
 import grpc.aio
 
@@ -14,7 +14,7 @@ from protos.identity.v1 import identity_pb2_grpc as pb_grpc
 from services.identity import rules
 from services.identity.domain import Identity, Session
 
-Context = grpc.aio.ServicerContext
+Context: TypeAlias = grpc.aio.ServicerContext
 
 
 def enum_name(enum: Any, value: int) -> str:
@@ -51,7 +51,7 @@ def user_message(user: dict[str, Any], caller: Caller | None, now: Any) -> pb.Us
         name=user["name"],
         role=pb.Role.Value(user["role"]),
         status=pb.UserStatus.Value(user["status"]),
-        team=pb.SupportTeam.Value(user["team"]) if user.get("team") else 0,
+        team=pb.SupportTeam.Value(user["team"]) if user.get("team") else pb.SUPPORT_TEAM_UNSPECIFIED,
         account_id=user.get("account_id", ""),
         contact_id=user.get("contact_id", ""),
         created_at=to_timestamp(user["created_at"]),
@@ -263,16 +263,7 @@ class IdentityHandlers(pb_grpc.IdentityServiceServicer):
         self, request: pb.UpdateEmailPreferencesRequest, context: Context
     ) -> pb.EmailPreferences:
         caller = await self._caller(context)
-        changes = {
-            name: getattr(request, field)
-            for name, field in [
-                ("maintenance", "maintenance"),
-                ("incident", "incident"),
-                ("case_updates", "case_updates"),
-                ("billing", "billing"),
-            ]
-            if request.HasField(field)
-        }
+        changes = {field.name: value for field, value in request.ListFields()}
         return preferences_message(await self.identity.update_email_preferences(caller, changes))
 
     # announcements
