@@ -13,9 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
-from services.billing.service import start as start_billing
-from services.cases.service import start as start_cases
-from services.contacts.service import start as start_contacts
 
 from gateway.app import create_app
 from gateway.clients import ServiceClients
@@ -25,6 +22,9 @@ from portalkit.clock import Clock
 from portalkit.events import EventBus, InProcessBus, RetryPolicy, connect_bus
 from portalkit.mail import Mailer, mailer_from_settings
 from portalkit.runtime import RunningService, ServiceDeps, StartFn, identity_key_source
+from services.billing.service import start as start_billing
+from services.cases.service import start as start_cases
+from services.contacts.service import start as start_contacts
 from services.identity.service import start as start_identity
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,9 @@ async def start_stack(
     gateway_bus = await new_bus()
     app = create_app(clients, TokenVerifier(identity_key_source(identity_address)), gateway_bus)
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=gateway_port, log_level="warning", lifespan="on", ws="websockets")
+        uvicorn.Config(
+            app, host="127.0.0.1", port=gateway_port, log_level="warning", lifespan="on", ws="websockets-sansio"
+        )
     )
     task = asyncio.create_task(server.serve())
     while not server.started:

@@ -29,7 +29,7 @@ def main() -> None:
         app = create_app(clients, verifier, bus)
         host = "0.0.0.0"  # noqa: S104 - in a container the gateway listens on all interfaces
         server = uvicorn.Server(
-            uvicorn.Config(app, host=host, port=settings.gateway_port, proxy_headers=True, ws="websockets")
+            uvicorn.Config(app, host=host, port=settings.gateway_port, proxy_headers=True, ws="websockets-sansio")
         )
         await server.serve()
 

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from cross_web import HTTPException
+from opentelemetry import context as otel_context
 from opentelemetry.instrumentation.starlette import StarletteInstrumentor
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -104,6 +105,21 @@ class BodySizeLimit:
         await self.app(scope, receive, send)
 
 
+class FreshTraceContext:
+    """Each inbound request starts from an empty OpenTelemetry context: its parent can only come
+    from the caller's traceparent header, never from whatever the serving task happened to carry."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        token = otel_context.attach(otel_context.Context())
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            otel_context.detach(token)
+
+
 def create_app(clients: ServiceClients, verifier: TokenVerifier, bus: EventBus | None) -> Starlette:
     """`clients` are started in the lifespan (channels must be made inside the running loop)."""
     live = LiveEvents()
@@ -138,4 +154,5 @@ def create_app(clients: ServiceClients, verifier: TokenVerifier, bus: EventBus |
     app.state.live = live
     app.add_middleware(BodySizeLimit)
     StarletteInstrumentor.instrument_app(app)
+    app.add_middleware(FreshTraceContext)  # added last: outermost
     return app

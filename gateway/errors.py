@@ -62,20 +62,13 @@ def from_rpc_error(error: grpc.RpcError, service: str) -> PortalError:
 
 def shape_error(error: GraphQLError) -> GraphQLError:
     original = error.original_error
-    if original is None:
-        if error.extensions and "code" in error.extensions:
-            return error
-        # syntax and validation errors: the query itself is wrong
-        reason = "GRAPHQL_PARSE_FAILED" if error.message.startswith("Syntax Error") else "GRAPHQL_VALIDATION_FAILED"
-        return GraphQLError(
-            error.message, nodes=error.nodes, path=error.path, extensions={"code": "BAD_USER_INPUT", "reason": reason}
-        )
     if isinstance(original, PortalError):
         return GraphQLError(original.message, nodes=error.nodes, path=error.path, extensions=original.extensions)
-    if isinstance(original, GraphQLError) and (original.extensions or {}).get("code"):
-        return GraphQLError(original.message, nodes=error.nodes, path=error.path, extensions=original.extensions)
-    if isinstance(original, (ValueError, TypeError)) and error.path is None:
-        # variable coercion and scalar parsing (e.g. a malformed DateTime literal)
-        return GraphQLError(error.message, nodes=error.nodes, extensions={"code": "BAD_USER_INPUT"})
+    if original is None and error.extensions and "code" in error.extensions:
+        return error
+    if error.path is None:
+        # before any resolver ran: the document or its variables are wrong
+        reason = "GRAPHQL_PARSE_FAILED" if error.message.startswith("Syntax Error") else "GRAPHQL_VALIDATION_FAILED"
+        return GraphQLError(error.message, nodes=error.nodes, extensions={"code": "BAD_USER_INPUT", "reason": reason})
     log.error("unhandled resolver error", exc_info=original)
     return GraphQLError("internal error", nodes=error.nodes, path=error.path, extensions={"code": "INTERNAL"})

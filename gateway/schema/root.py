@@ -59,8 +59,8 @@ schema = PortalSchema(
     subscription=Subscription,
     extensions=[
         ErrorShaping,
-        QueryDepthLimiter(max_depth=MAX_DEPTH),  # type: ignore[list-item]  # instances are accepted
-        MaxAliasesLimiter(max_alias_count=MAX_ALIASES),  # type: ignore[list-item]
-        MaxTokensLimiter(max_token_count=MAX_TOKENS),  # type: ignore[list-item]
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
     ],
 )

@@ -95,9 +95,7 @@ class IdentityHandlers(pb_grpc.IdentityServiceServicer):
         self.verifier = verifier
 
     async def _caller(self, context: Context) -> Caller:
-        caller = await require_caller(self.verifier, context)
-        await self.identity.check_session(caller)
-        return caller
+        return await self.identity.current_caller(await require_caller(self.verifier, context))
 
     def _now(self) -> Any:
         return self.identity.clock.now()

@@ -39,7 +39,7 @@ async def test_wrong_variable_type(gql):
 
 
 async def test_too_deep_query_is_refused_before_running(gql):
-    deep = "{ me { account { admins { account { admins { account { admins { account { admins { account { admins { id } } } } } } } } } } } }"
+    deep = "{ me " + "{ account { admins " * 10 + "{ id }" + " } }" * 10 + " }"
     body = await gql(deep)
     assert code_of(body["errors"][0]) == "BAD_USER_INPUT"
     assert "depth" in body["errors"][0]["message"]
