@@ -525,12 +525,15 @@ class Identity:
         return await self._open_session(saved)
 
     # --- passwords -------------------------------------------------------------------------
-    def request_password_reset(self, email: str) -> None:
-        """Answers at once whatever the address; the work happens in the background, so the reply
-        takes the same time for a user, a stranger and a malformed address."""
+    async def request_password_reset(self, email: str) -> None:
+        """The reply takes the same fixed time for a user, a stranger and a malformed address: the
+        lookup and the mail run in the background while the reply waits out RESET_REPLY_SECONDS."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         task = asyncio.create_task(self._send_password_reset(email))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        await asyncio.sleep(max(0.0, rules.RESET_REPLY_SECONDS - (loop.time() - started)))
 
     async def _send_password_reset(self, email: str) -> None:
         user = await self.store.find_user_by_email(rules.login_email(email))

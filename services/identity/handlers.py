@@ -245,7 +245,7 @@ class IdentityHandlers(pb_grpc.IdentityServiceServicer):
         return self._session(await self.identity.accept_invitation(request.token, request.password, request.name))
 
     async def RequestPasswordReset(self, request: pb.RequestPasswordResetRequest, context: Context) -> pb.Done:
-        self.identity.request_password_reset(request.email)
+        await self.identity.request_password_reset(request.email)
         return pb.Done(ok=True)
 
     async def ResetPassword(self, request: pb.ResetPasswordRequest, context: Context) -> pb.Done:
