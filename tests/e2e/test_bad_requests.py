@@ -71,3 +71,14 @@ async def test_graphiql_is_served_locally(http):
     assert page.status_code == 200
     assert "unpkg.com" not in page.text and "jsdelivr" not in page.text
     assert "/graphiql-assets/" in page.text
+
+
+async def test_too_costly_query_is_refused_even_inside_fragments(gql):
+    token = await gql.token("root@support.test")
+    nested = "fragment U on UserConnection { edges { node { account { users(first: 100) { totalCount edges { node { id } } } } } } }"
+    query = "{ accounts(first: 100) { edges { node { users(first: 100) { ...U } } } } } " + nested
+    body = await gql(query, token=token)
+    assert code_of(body["errors"][0]) == "BAD_USER_INPUT"
+    assert "costly" in body["errors"][0]["message"]
+    modest = "{ accounts(first: 10) { edges { node { users(first: 10) { edges { node { id } } } } } } }"
+    assert "errors" not in await gql(modest, token=token)
