@@ -57,6 +57,22 @@ class RunningService:
 StartFn = Callable[[ServiceDeps, str], Awaitable[RunningService]]
 
 
+async def serve(
+    deps: ServiceDeps,
+    address: str,
+    register: Callable[[grpc.aio.Server], list[str]],
+    outbox_collections: list[Any],
+    extras: dict[str, Any],
+    relay: OutboxRelay | None = None,
+) -> RunningService:
+    """The part every service's `start` shares: the outbox relay, then the gRPC server."""
+    relay = relay or OutboxRelay(outbox_collections, deps.bus, deps.mailer, deps.settings.outbox_poll_seconds)
+    server = ServiceServer(deps.name, register)
+    relay.start()
+    await server.start(address)
+    return RunningService(deps.name, server, relay, extras)
+
+
 def identity_key_source(address: str, deadline: float = 3.0) -> Callable[[], Awaitable[Sequence[PublicKey]]]:
     """Fetch identity's public signing keys over gRPC (a fresh read, with a deadline)."""
     from protos.identity.v1 import identity_pb2, identity_pb2_grpc

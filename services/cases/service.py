@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import grpc.aio
 
-from portalkit.grpc_server import ServiceServer
-from portalkit.outbox import OutboxRelay
-from portalkit.runtime import RunningService, ServiceDeps
+from portalkit.runtime import RunningService, ServiceDeps, serve
 from protos.cases.v1 import cases_pb2, cases_pb2_grpc
 from services.cases.domain import Cases
 from services.cases.handlers import CasesHandlers
@@ -18,14 +16,10 @@ async def start(deps: ServiceDeps, address: str) -> RunningService:
     store = CasesStore(deps.db)
     await store.ensure_indexes()
     domain = Cases(store)
-    relay = OutboxRelay(store.outbox_collections, deps.bus, deps.mailer, deps.settings.outbox_poll_seconds)
     handlers = CasesHandlers(domain, deps.verifier)
 
     def register(server: grpc.aio.Server) -> list[str]:
         cases_pb2_grpc.add_CasesServiceServicer_to_server(handlers, server)
         return [cases_pb2.DESCRIPTOR.services_by_name["CasesService"].full_name]
 
-    server = ServiceServer("cases", register)
-    relay.start()
-    await server.start(address)
-    return RunningService("cases", server, relay, {"domain": domain, "store": store})
+    return await serve(deps, address, register, store.outbox_collections, {"domain": domain, "store": store})

@@ -7,9 +7,8 @@ from datetime import timedelta
 import grpc.aio
 
 from portalkit.auth import TokenIssuer, TokenVerifier
-from portalkit.grpc_server import ServiceServer
 from portalkit.outbox import OutboxRelay
-from portalkit.runtime import RunningService, ServiceDeps
+from portalkit.runtime import RunningService, ServiceDeps, serve
 from protos.identity.v1 import identity_pb2, identity_pb2_grpc
 from services.identity.consumers import IdentityConsumers
 from services.identity.domain import Identity, password_hasher
@@ -45,8 +44,5 @@ async def start(deps: ServiceDeps, address: str) -> RunningService:
         identity_pb2_grpc.add_IdentityServiceServicer_to_server(handlers, server)
         return [identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name]
 
-    server = ServiceServer("identity", register)
     await IdentityConsumers(identity).subscribe(deps.bus)
-    relay.start()
-    await server.start(address)
-    return RunningService("identity", server, relay, {"domain": identity, "store": store})
+    return await serve(deps, address, register, store.outbox_collections, {"domain": identity, "store": store}, relay)
