@@ -13,6 +13,7 @@ from strawberry.extensions import (
 
 from gateway.errors import shape_error
 from gateway.limits import CostLimitRule
+from gateway.schema import billing, cases, contacts
 from gateway.schema.common import Node
 from gateway.schema.identity import (
     Ctx,
@@ -60,10 +61,21 @@ class PortalSchema(strawberry.Schema):
         """Client errors are not ours to log; shape_error logs the unexpected ones."""
 
 
+def _contract_types() -> list[type]:
+    """The other domains' contract types, in the graph before their root fields exist."""
+    found = []
+    for module in (contacts, cases, billing):
+        for value in vars(module).values():
+            if isinstance(value, type) and value.__module__ == module.__name__:
+                found.append(value)
+    return found
+
+
 schema = PortalSchema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
+    types=_contract_types(),
     extensions=[
         ErrorShaping,
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),

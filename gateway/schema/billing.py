@@ -1,0 +1,288 @@
+"""The billing part of the graph: the contract's types. Root fields arrive with the billing service."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+
+import strawberry
+
+from gateway.schema.cases import Attachment
+from gateway.schema.common import Money, Node, PageInfo
+
+
+@strawberry.enum
+class InvoiceStatus(enum.Enum):
+    OPEN = "OPEN"
+    PARTIALLY_PAID = "PARTIALLY_PAID"
+    PAID = "PAID"
+    OVERDUE = "OVERDUE"
+    VOID = "VOID"
+
+
+@strawberry.type()
+class InvoiceLine:
+    description: str
+    quantity: Decimal
+    unit_price: Money
+    amount: Money
+
+
+@strawberry.type()
+class Invoice(Node):
+    id: strawberry.ID
+    number: str
+    issue_date: date
+    due_date: date
+    total: Money
+    balance_due: Money
+    status: InvoiceStatus
+    lines: list[InvoiceLine]
+    pdf_url: str = strawberry.field(description="Gateway URL of the rendered PDF.")
+    attachments: list[Attachment]
+
+
+@strawberry.type()
+class InvoiceConnection:
+    edges: list[InvoiceEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.type()
+class InvoiceEdge:
+    node: Invoice
+    cursor: str
+
+
+@strawberry.input()
+class InvoiceFilter:
+    status: list[InvoiceStatus] | None = None
+    from_: date | None = strawberry.field(name="from", default=None)
+    to: date | None = None
+
+
+@strawberry.type()
+class Credit(Node):
+    id: strawberry.ID
+    number: str
+    date: date
+    amount: Money
+    balance: Money
+    reference: str | None
+
+
+@strawberry.type()
+class CreditConnection:
+    edges: list[CreditEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.type()
+class CreditEdge:
+    node: Credit
+    cursor: str
+
+
+@strawberry.enum
+class PaymentStatus(enum.Enum):
+    PENDING = "PENDING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    REFUNDED = "REFUNDED"
+
+
+@strawberry.enum
+class PaymentMethodType(enum.Enum):
+    CARD = "CARD"
+    BANK_ACCOUNT = "BANK_ACCOUNT"
+
+
+@strawberry.type()
+class PaymentMethod(Node):
+    id: strawberry.ID
+    type: PaymentMethodType
+    brand: str | None
+    last4: str
+    exp_month: int | None
+    exp_year: int | None
+    bank_name: str | None
+    is_default: bool
+    created_at: datetime
+
+
+@strawberry.type()
+class Payment(Node):
+    id: strawberry.ID
+    number: str
+    date: datetime
+    method_description: str = strawberry.field(
+        description="Method as it was when paid (brand and last four), even if later deleted."
+    )
+    amount: Money
+    status: PaymentStatus
+    failure_reason: str | None
+    invoices: list[Invoice]
+
+
+@strawberry.type()
+class PaymentConnection:
+    edges: list[PaymentEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.type()
+class PaymentEdge:
+    node: Payment
+    cursor: str
+
+
+@strawberry.type()
+class Usage(Node):
+    id: strawberry.ID
+    description: str
+    date: date
+    quantity: Decimal
+    unit: str
+    invoiced: bool
+    invoice: Invoice | None
+
+
+@strawberry.type()
+class UsageConnection:
+    edges: list[UsageEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.type()
+class UsageEdge:
+    node: Usage
+    cursor: str
+
+
+@strawberry.input()
+class UsageFilter:
+    from_: date | None = strawberry.field(name="from", default=None)
+    to: date | None = None
+    invoiced: bool | None = None
+    unit: str | None = None
+    search: str | None = None
+
+
+@strawberry.enum
+class UsageColumn(enum.Enum):
+    ID = "ID"
+    DESCRIPTION = "DESCRIPTION"
+    DATE = "DATE"
+    QUANTITY = "QUANTITY"
+    UNIT = "UNIT"
+    INVOICED = "INVOICED"
+    INVOICE_NUMBER = "INVOICE_NUMBER"
+
+
+@strawberry.enum
+class ExportFormat(enum.Enum):
+    CSV = "CSV"
+    XLSX = "XLSX"
+
+
+@strawberry.enum
+class ExportStatus(enum.Enum):
+    PENDING = "PENDING"
+    READY = "READY"
+    FAILED = "FAILED"
+
+
+@strawberry.type()
+class UsageExport:
+    id: strawberry.ID
+    status: ExportStatus
+    format: ExportFormat
+    row_count: int | None
+    download_url: str | None = strawberry.field(description="Set when READY; time-limited.")
+    expires_at: datetime | None
+    created_at: datetime
+
+
+@strawberry.type()
+class AutopaySettings:
+    enabled: bool
+    payment_method: PaymentMethod | None
+
+
+@strawberry.type()
+class BillingSummary:
+    account_balance: Money
+    last_payment: Payment | None
+    last_invoice: Invoice | None
+    open_invoice_count: int
+    can_make_payment: bool
+    autopay: AutopaySettings
+
+
+@strawberry.input()
+class CardInput:
+    number: str
+    exp_month: int
+    exp_year: int
+    cvc: str
+    name_on_card: str
+    postal_code: str | None = None
+
+
+@strawberry.input()
+class BankAccountInput:
+    routing_number: str
+    account_number: str
+    account_holder_name: str
+
+
+@strawberry.input(description="Exactly one of card or bankAccount.")
+class AddPaymentMethodInput:
+    card: CardInput | None = None
+    bank_account: BankAccountInput | None = None
+    make_default: bool | None = None
+
+
+@strawberry.input()
+class PaymentInput:
+    payment_method_id: strawberry.ID
+    invoice_ids: list[strawberry.ID]
+
+
+@strawberry.type()
+class PaymentPreview:
+    invoices: list[Invoice]
+    total: Money
+    payment_method: PaymentMethod
+
+
+@strawberry.input()
+class InvoiceLineInput:
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+
+
+@strawberry.input()
+class IssueInvoiceInput:
+    account_id: strawberry.ID
+    issue_date: date
+    due_date: date
+    currency: str
+    lines: list[InvoiceLineInput]
+    number: str | None = None
+
+
+@strawberry.input()
+class UsageRecordInput:
+    account_id: strawberry.ID
+    external_id: str = strawberry.field(description="Idempotency: the same externalId is recorded once.")
+    description: str
+    date: date
+    quantity: Decimal
+    unit: str
