@@ -21,6 +21,7 @@ from portalkit.mongo import TracedCollection
 from portalkit.telemetry import continued_trace, current_traceparent, tracer
 
 OUTBOX_FIELD = "_outbox"
+SWEEP_BATCH = 200
 log = logging.getLogger(__name__)
 
 
@@ -100,8 +101,10 @@ class OutboxRelay:
         still_pending = False
         for collection in self._collections:
             docs = await collection.find_many(
-                {f"{OUTBOX_FIELD}.0": {"$exists": True}}, projection={OUTBOX_FIELD: 1}, limit=200
+                {f"{OUTBOX_FIELD}.0": {"$exists": True}}, projection={OUTBOX_FIELD: 1}, limit=SWEEP_BATCH
             )
+            if len(docs) == SWEEP_BATCH:
+                still_pending = True  # more are waiting: sweep again soon
             for doc in docs:
                 for entry in doc[OUTBOX_FIELD]:
                     if not await self._deliver(entry):
