@@ -63,6 +63,19 @@ class Stack:
                 await bus.close()
 
 
+async def serve_http(app: Any, port: int = 0) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
+    """Serve an ASGI app on loopback in this loop; returns once it listens (port 0 = any free one)."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", ws="websockets-sansio")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    return server, task, server.servers[0].sockets[0].getsockname()[1]
+
+
 async def start_stack(
     settings: config.PortalSettings,
     *,
@@ -108,15 +121,5 @@ async def start_stack(
     )
     gateway_bus = await new_bus()
     app = create_app(clients, TokenVerifier(identity_key_source(identity_address)), gateway_bus)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=gateway_port, log_level="warning", lifespan="on", ws="websockets-sansio"
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
+    server, task, port = await serve_http(app, gateway_port)
     return Stack(services, port, buses, clock, server, task, {"gateway_app": app})
