@@ -12,16 +12,37 @@ import contextlib
 import json
 import logging
 import re
+import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+from opentelemetry import metrics
+from opentelemetry.metrics import CallbackOptions, Observation
 
 from portalkit.telemetry import continued_trace, current_traceparent, tracer
+
+_meter = metrics.get_meter("portalkit.events")
+_process_duration = _meter.create_histogram(
+    "messaging.process.duration", unit="ms", description="events handled per queue, by outcome"
+)
+_message_age = _meter.create_histogram(
+    "messaging.message.age", unit="s", description="time from an event's creation to its handling"
+)
+# Last polled depth of each consumer queue (AMQP passive declare), read by an observable gauge.
+_queue_depths: dict[str, int] = {}
+DEPTH_POLL_SECONDS = 15.0
+
+
+def _observe_depths(options: CallbackOptions) -> Iterable[Observation]:
+    return [Observation(depth, {"messaging.destination.name": queue}) for queue, depth in list(_queue_depths.items())]
+
+
+_meter.create_observable_gauge("messaging.queue.depth", [_observe_depths], description="messages waiting")
 
 EXCHANGE = "portal.events"
 DEAD_LETTER_QUEUE = "portal.events.dlq"
@@ -120,6 +141,7 @@ class RabbitBus:
         self._channel: aio_pika.abc.AbstractRobustChannel | None = None
         self._exchange: aio_pika.abc.AbstractExchange | None = None
         self._lock = asyncio.Lock()
+        self._pollers: list[asyncio.Task[None]] = []
 
     async def connect(self, timeout: float = 10.0) -> None:
         async with self._lock:
@@ -164,27 +186,53 @@ class RabbitBus:
 
         async def on_message(message: AbstractIncomingMessage) -> None:
             attempt = int((message.headers or {}).get("x-attempt", 1))  # type: ignore[arg-type]
+            started = time.perf_counter()
+            outcome = "ok"
             try:
                 envelope = _decode(message.body)
+                _record_age(envelope, queue)
                 await handler(envelope)
             except PoisonMessage as exc:
+                outcome = "dead_lettered"
                 await _forward(default, message, DEAD_LETTER_QUEUE, queue, attempt, str(exc))
             except Exception as exc:
                 log.warning("event handler failed", extra={"queue": queue, "attempt": attempt}, exc_info=True)
                 if attempt >= self._retry.max_attempts:
+                    outcome = "dead_lettered"
                     await _forward(default, message, DEAD_LETTER_QUEUE, queue, attempt, repr(exc))
                 else:
+                    outcome = "retried"
                     expiration = self._retry.delay(attempt)
                     await _forward(default, message, retry_queue, queue, attempt + 1, repr(exc), expiration)
             await message.ack()
+            _process_duration.record(
+                (time.perf_counter() - started) * 1000, {"messaging.destination.name": queue, "outcome": outcome}
+            )
 
         await main.consume(on_message)
+        if not exclusive:
+            self._pollers.append(asyncio.create_task(self._poll_depth(channel, queue)))
+
+    async def _poll_depth(self, channel: aio_pika.abc.AbstractChannel, queue: str) -> None:
+        while True:
+            with contextlib.suppress(Exception):
+                declared = await channel.declare_queue(queue, passive=True)
+                _queue_depths[queue] = int(declared.declaration_result.message_count or 0)
+            await asyncio.sleep(DEPTH_POLL_SECONDS)
 
     async def close(self) -> None:
+        for poller in self._pollers:
+            poller.cancel()
         if self._connection is not None:
             await self._connection.close()
             self._connection = None
             self._exchange = None
+
+
+def _record_age(envelope: Envelope, queue: str) -> None:
+    with contextlib.suppress(KeyError, ValueError, TypeError):
+        created = datetime.fromisoformat(str(envelope["time"]).replace("Z", "+00:00"))
+        _message_age.record((datetime.now(UTC) - created).total_seconds(), {"messaging.destination.name": queue})
 
 
 def _message(envelope: Envelope) -> aio_pika.Message:

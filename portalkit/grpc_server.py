@@ -8,6 +8,7 @@ logged and becomes a bare INTERNAL.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -15,6 +16,7 @@ import grpc
 import grpc.aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from opentelemetry import metrics
 
 from portalkit.auth import Caller, TokenVerifier, bearer_token
 from portalkit.errors import DomainError, Unauthenticated, internal_status, to_rpc_status
@@ -32,17 +34,37 @@ async def _abort(context: grpc.aio.ServicerContext, error: DomainError | None) -
     )
 
 
+_rpc_duration = metrics.get_meter("portalkit.grpc").create_histogram(
+    "rpc.server.duration", unit="ms", description="gRPC calls handled: rate, errors (by status) and duration"
+)
+
+
 def _guard(behavior: Callable[..., Awaitable[Any]], method: str) -> Callable[..., Awaitable[Any]]:
+    service, _, name = method.lstrip("/").partition("/")
+
     async def guarded(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        started = time.perf_counter()
+        status = "OK"
         try:
             return await behavior(request, context)
         except DomainError as error:
+            status = error.grpc_code.name
             await _abort(context, error)
         except grpc.aio.AbortError:
+            status = "ABORTED_BY_HANDLER"
             raise
         except Exception:
+            status = "INTERNAL"
             log.exception("unhandled error in %s", method)
             await _abort(context, None)
+        finally:
+            attributes = {
+                "rpc.system": "grpc",
+                "rpc.service": service,
+                "rpc.method": name,
+                "rpc.grpc.status_code": status,
+            }
+            _rpc_duration.record((time.perf_counter() - started) * 1000, attributes)
 
     return guarded
 

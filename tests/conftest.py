@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -29,6 +30,7 @@ from tests.support.tcp_proxy import TcpProxy
 
 RABBIT_HOST, RABBIT_PORT = "127.0.0.1", 5672
 SPANS = InMemorySpanExporter()
+METRICS = InMemoryMetricReader()
 
 
 def _rabbitmqctl(*args: str) -> bool:
@@ -77,8 +79,13 @@ def spans() -> InMemorySpanExporter:
 
 
 @pytest.fixture(scope="session")
+def metric_reader() -> InMemoryMetricReader:
+    return METRICS
+
+
+@pytest.fixture(scope="session")
 async def stack(broker_proxy: TcpProxy, mailbox: Mailbox, vhost: str, tmp_path_factory: Any) -> AsyncIterator[Stack]:
-    setup_telemetry("portal-tests")
+    setup_telemetry("portal-tests", metric_readers=[METRICS])
     add_span_processor(SimpleSpanProcessor(SPANS))
     settings = config.PortalSettings(
         amqp_url=f"amqp://guest:guest@127.0.0.1:{broker_proxy.port}/{vhost}",

@@ -179,3 +179,42 @@ async def test_handler_that_keeps_failing_is_retried_then_dead_lettered(direct_a
     assert dead.headers["x-attempt"] == 3  # the test stack's RetryPolicy: 3 attempts
     assert "not found" in str(dead.headers["x-failure-reason"])
     assert json.loads(dead.body)["id"] == envelope["id"]  # kept whole, for a replay
+
+
+def _points(reader, name: str) -> list:
+    data = reader.get_metrics_data()
+    return [
+        point
+        for resource in (data.resource_metrics if data else [])
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        if metric.name == name
+        for point in metric.data.data_points
+    ]
+
+
+async def test_metrics_per_rpc_and_per_queue(gql, metric_reader):
+    user = await gql.token("user@acme.test")
+    await gql.ok("{ me { id } }", token=user)
+    await gql.error("{ accounts { totalCount } }", token=user)  # refused: PERMISSION_DENIED
+    root = await gql.token("root@support.test")
+    await gql.ok(ANNOUNCE, {"title": f"Metrics {uuid.uuid4().hex[:6]}"}, token=root)
+    for _ in range(100):
+        queues = {
+            p.attributes.get("messaging.destination.name") for p in _points(metric_reader, "messaging.process.duration")
+        }
+        if "identity.announcement-mail" in queues:
+            break
+        await asyncio.sleep(0.05)
+    rpc = _points(metric_reader, "rpc.server.duration")
+    by_status = {(p.attributes["rpc.method"], p.attributes["rpc.grpc.status_code"]) for p in rpc}
+    assert ("GetMe", "OK") in by_status
+    assert ("ListAccounts", "PERMISSION_DENIED") in by_status
+    assert all(p.count >= 1 and p.sum >= 0 for p in rpc)
+    assert "identity.announcement-mail" in queues
+    ages = {p.attributes["messaging.destination.name"] for p in _points(metric_reader, "messaging.message.age")}
+    assert "identity.announcement-mail" in ages
+    depths = {
+        p.attributes["messaging.destination.name"]: p.value for p in _points(metric_reader, "messaging.queue.depth")
+    }
+    assert "identity.contact-access" in depths and depths["identity.contact-access"] >= 0
