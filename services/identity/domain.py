@@ -118,15 +118,19 @@ class Identity:
         return Session(token, refresh, expires_at, user)
 
     async def current_caller(self, verified: Caller) -> Caller:
+        return (await self.authenticate(verified))[0]
+
+    async def authenticate(self, verified: Caller) -> tuple[Caller, Doc]:
         """Identity's own calls require the login session to be live (logout, deactivation) and act
-        with the user's current role, so a demotion takes effect here at once."""
+        with the user's current role, so a demotion takes effect here at once. Returns the caller and
+        their user document."""
         session = await self.store.get_session(verified.session_id)
         if session is None or session["revoked_at"] is not None or as_utc(session["expires_at"]) <= self.clock.now():
             raise Unauthenticated("session ended; log in again", reason="SESSION_REVOKED")
         user = await self.store.get_user(verified.user_id)
         if user is None or user["status"] != "ACTIVE":
             raise Unauthenticated("this login is deactivated", reason="USER_INACTIVE")
-        return Caller(user["_id"], user["role"], user.get("account_id", ""), session["_id"], user.get("team", ""))
+        return Caller(user["_id"], user["role"], user.get("account_id", ""), session["_id"], user.get("team", "")), user
 
     async def login(self, email: str, password: str, client_address: str) -> Session:
         now = self.clock.now()

@@ -126,8 +126,8 @@ class IdentityHandlers(pb_grpc.IdentityServiceServicer):
 
     # reads
     async def GetMe(self, request: pb.GetMeRequest, context: Context) -> pb.User:
-        caller = await self._caller(context)
-        return user_message(await self.identity.me(caller), caller, self._now())
+        caller, user = await self.identity.authenticate(await require_caller(self.verifier, context))
+        return user_message(user, caller, self._now())
 
     async def GetUser(self, request: pb.GetUserRequest, context: Context) -> pb.User:
         caller = await self._caller(context)
