@@ -22,7 +22,7 @@ from pymongo.errors import DuplicateKeyError
 
 from portalkit.errors import Conflict
 from portalkit.mongo import Document, TracedCollection
-from portalkit.outbox import OUTBOX_FIELD, push_entries
+from portalkit.outbox import push_entries
 from portalkit.pagination import fetch_page
 
 Entries = list[dict[str, Any]]
@@ -208,9 +208,3 @@ class IdentityStore:
 
     async def get_announcements(self, ids: list[str]) -> list[Document]:
         return await self.announcements.find_many({"_id": {"$in": ids}})
-
-    async def has_pending_outbox(self) -> bool:
-        for collection in self.outbox_collections:
-            if await collection.count({f"{OUTBOX_FIELD}.0": {"$exists": True}}):
-                return True
-        return False
