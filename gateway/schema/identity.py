@@ -202,24 +202,55 @@ class UserConnection:
     total_count: int
 
 
+def _connection(users: list[User], next_page_token: str, total: int) -> UserConnection:
+    return UserConnection(
+        edges=[UserEdge(node=u, cursor=edge_cursor(u.id)) for u in users],
+        page_info=page_info([u.id for u in users], next_page_token),
+        total_count=total,
+    )
+
+
+def _enums(status: UserStatus | None, role: Role | None) -> tuple[Any, Any]:
+    return (
+        pb.UserStatus.Value(status.value) if status else pb.USER_STATUS_UNSPECIFIED,
+        pb.Role.Value(role.value) if role else pb.ROLE_UNSPECIFIED,
+    )
+
+
 async def list_users(
     info: Ctx, account_id: str, status: UserStatus | None, role: Role | None, first: int | None, after: str | None
 ) -> UserConnection:
     ctx = info.context
+    status_value, role_value = _enums(status, role)
     request = pb.ListUsersRequest(
-        account_id=account_id,
-        status=pb.UserStatus.Value(status.value) if status else pb.USER_STATUS_UNSPECIFIED,
-        role=pb.Role.Value(role.value) if role else pb.ROLE_UNSPECIFIED,
-        page_size=page_size(first),
-        page_token=after or "",
+        account_id=account_id, status=status_value, role=role_value, page_size=page_size(first), page_token=after or ""
     )
     reply = await ctx.call("identity", ctx.clients.identity.ListUsers, request)
-    users = [User.from_pb(u) for u in reply.users]
-    return UserConnection(
-        edges=[UserEdge(node=u, cursor=edge_cursor(u.id)) for u in users],
-        page_info=page_info([u.id for u in users], reply.next_page_token),
-        total_count=reply.total_count,
-    )
+    return _connection([User.from_pb(u) for u in reply.users], reply.next_page_token, reply.total_count)
+
+
+# Account.users in a list of accounts: one BatchListUsers call per distinct set of page arguments.
+UsersPageKey = tuple[str, "UserStatus | None", "Role | None", int, str]
+
+
+def _account_users_loader(ctx: PortalContext) -> DataLoader[UsersPageKey, UserConnection]:
+    async def load(keys: list[UsersPageKey]) -> list[UserConnection]:
+        groups: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+        for account_id, *page in keys:
+            groups[tuple(page)].append(account_id)
+        pages: dict[UsersPageKey, UserConnection] = {}
+        for (status, role, size, after), account_ids in groups.items():
+            status_value, role_value = _enums(status, role)
+            request = pb.BatchListUsersRequest(
+                account_ids=account_ids, status=status_value, role=role_value, page_size=size, page_token=after
+            )
+            reply = await ctx.call("identity", ctx.clients.identity.BatchListUsers, request)
+            for page in reply.pages:
+                connection = _connection([User.from_pb(u) for u in page.users], page.next_page_token, page.total_count)
+                pages[(page.account_id, status, role, size, after)] = connection
+        return [pages[key] for key in keys]
+
+    return DataLoader(load_fn=load)
 
 
 @strawberry.type
@@ -245,7 +276,8 @@ class Account(Node):
         first: int | None = 50,
         after: str | None = None,
     ) -> UserConnection:
-        return await list_users(info, str(self.id), status, role, first, after)
+        key = (str(self.id), status, role, page_size(first), after or "")
+        return await info.context.loader("account_users", _account_users_loader).load(key)
 
 
 @strawberry.type

@@ -225,6 +225,19 @@ class Identity:
             query["role"] = role if not staff or role in rules.STAFF_ROLES else "-"
         return await self.store.list_users(query, size, token)
 
+    async def list_users_of_accounts(
+        self, caller: Caller, account_ids: list[str], status: str, role: str, size: int, token: str
+    ) -> list[tuple[str, list[Doc], str, int]]:
+        """The same page for each account: (account id, users, next token, total)."""
+        account_ids = list(dict.fromkeys(account_ids))[:100]
+        for account_id in account_ids:
+            rules.require_user_listing(caller, account_id)
+        pages = []
+        for account_id in account_ids:
+            users, next_token, total = await self.list_users(caller, account_id, status, role, False, size, token)
+            pages.append((account_id, users, next_token, total))
+        return pages
+
     async def get_account(self, caller: Caller, account_id: str) -> Doc:
         account_id = account_id or caller.account_id
         if not account_id:

@@ -154,6 +154,29 @@ class IdentityHandlers(pb_grpc.IdentityServiceServicer):
             users=[user_message(u, caller, now) for u in users], next_page_token=token, total_count=total
         )
 
+    async def BatchListUsers(self, request: pb.BatchListUsersRequest, context: Context) -> pb.BatchListUsersResponse:
+        caller = await self._caller(context)
+        pages = await self.identity.list_users_of_accounts(
+            caller,
+            list(request.account_ids),
+            enum_name(pb.UserStatus, request.status),
+            enum_name(pb.Role, request.role),
+            request.page_size,
+            request.page_token,
+        )
+        now = self._now()
+        return pb.BatchListUsersResponse(
+            pages=[
+                pb.UserPage(
+                    account_id=account_id,
+                    users=[user_message(u, caller, now) for u in users],
+                    next_page_token=token,
+                    total_count=total,
+                )
+                for account_id, users, token, total in pages
+            ]
+        )
+
     async def GetAccount(self, request: pb.GetAccountRequest, context: Context) -> pb.Account:
         caller = await self._caller(context)
         return account_message(await self.identity.get_account(caller, request.id))

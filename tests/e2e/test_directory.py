@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+
+from opentelemetry.trace import SpanKind
 
 from tests.support.graphql import code_of
 from tests.support.mailbox import token_from
@@ -106,3 +109,18 @@ async def test_account_admins_for_every_member(gql):
     admins = (await gql.ok("{ account { name admins { email role } } }", token=user))["account"]
     assert admins["name"] == "Acme Corp"
     assert {"email": "admin@acme.test", "role": "ADMIN"} in admins["admins"]
+
+
+async def test_lists_cost_one_call_per_service_not_one_per_item(gql, spans):
+    root = await gql.token("root@support.test")
+    spans.clear()
+    query = "{ accounts(first: 20) { totalCount edges { node { number admins { email account { name } } users(first: 5) { totalCount } } } } }"
+    data = (await gql.ok(query, token=root))["accounts"]
+    assert len(data["edges"]) >= 2  # several accounts, yet one call of each kind
+    await asyncio.sleep(0.2)  # let the request's spans finish
+    calls = [
+        s.name.rsplit("/", 1)[-1]
+        for s in spans.get_finished_spans()
+        if s.kind == SpanKind.CLIENT and s.attributes.get("rpc.system") == "grpc"
+    ]
+    assert sorted(calls) == ["BatchGetAccounts", "BatchListUsers", "ListAccountAdmins", "ListAccounts"], calls
