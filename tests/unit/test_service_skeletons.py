@@ -8,6 +8,7 @@ import grpc
 import grpc.aio
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from portalkit.auth import Caller, TokenIssuer, TokenVerifier
 from portalkit.clock import Clock
@@ -19,10 +20,18 @@ from portalkit.runtime import ServiceDeps
 from protos.billing.v1 import billing_pb2, billing_pb2_grpc
 from protos.cases.v1 import cases_pb2, cases_pb2_grpc
 from protos.contacts.v1 import contacts_pb2, contacts_pb2_grpc
+from services.billing import rules as billing_rules
+from services.billing.domain import Billing
 from services.billing.service import start as start_billing
+from services.billing.store import BillingStore
 from services.cases import rules as case_rules
+from services.cases.domain import Cases
 from services.cases.service import start as start_cases
+from services.cases.store import CasesStore
+from services.contacts import rules as contact_rules
+from services.contacts.domain import Contacts
 from services.contacts.service import start as start_contacts
+from services.contacts.store import ContactsStore
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 MANAGER = Caller("usr_m", "MANAGER", "acc_1", "s")
@@ -75,6 +84,49 @@ def test_case_visibility_follows_the_roles_matrix():
     assert case_rules.can_read(AGENT, colleague)
 
 
+@pytest.mark.parametrize("rules", [contact_rules, billing_rules], ids=["contacts", "billing"])
+def test_contacts_and_invoices_are_visible_to_the_whole_account_and_staff(rules):
+    own = _doc("d1", "acc_1", requester="usr_x")
+    assert rules.can_read(USER, own) and rules.can_read(MANAGER, own) and rules.can_read(AGENT, own)
+    assert not rules.can_read(OTHER, own)
+
+
+DOMAINS = {
+    "contacts": (ContactsStore, Contacts),
+    "cases": (CasesStore, Cases),
+    "billing": (BillingStore, Billing),
+}
+
+
+@pytest.mark.parametrize("name", list(DOMAINS))
+async def test_batch_get_keeps_order_and_drops_unknown_and_foreign_ids(name):
+    store_class, domain_class = DOMAINS[name]
+    store = store_class(connect("memory://", f"unit_domain_{name}"))
+    await store.ensure_indexes()
+    for doc in (_doc("a", "acc_1"), _doc("b", "acc_1"), _doc("z", "acc_2")):
+        await store.insert(doc)
+    domain = domain_class(store)
+
+    def ids(docs):
+        return [d["_id"] for d in docs]
+
+    assert ids(await domain.batch_get(MANAGER, ["b", "missing", "z", "a", "b"])) == ["b", "a"]
+    assert ids(await domain.batch_get(OTHER, ["a", "z"])) == ["z"]
+    assert ids(await domain.batch_get(AGENT, ["z", "a", "b"])) == ["z", "a", "b"]
+    assert await domain.batch_get(MANAGER, []) == []
+    # at most 500 distinct ids are looked at
+    assert await domain.batch_get(MANAGER, [f"n{i}" for i in range(500)] + ["a"]) == []
+
+
+async def test_a_user_gets_only_the_cases_they_opened():
+    store = CasesStore(connect("memory://", "unit_domain_cases_user"))
+    await store.insert(_doc("mine", "acc_1", requester=USER.user_id))
+    await store.insert(_doc("colleague", "acc_1", requester="usr_x"))
+    cases = Cases(store)
+    assert [d["_id"] for d in await cases.batch_get(USER, ["colleague", "mine"])] == ["mine"]
+    assert [d["_id"] for d in await cases.batch_get(MANAGER, ["colleague", "mine"])] == ["colleague", "mine"]
+
+
 @pytest.mark.parametrize("name", list(SERVICES))
 async def test_service_serves_health_auth_and_scoped_batch_reads(name, tmp_path):
     start, stub_class, method, request_class, field = SERVICES[name]
@@ -100,6 +152,11 @@ async def test_service_serves_health_auth_and_scoped_batch_reads(name, tmp_path)
         async with grpc.aio.insecure_channel(f"127.0.0.1:{service.port}") as channel:
             health = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
             assert health.status == health_pb2.HealthCheckResponse.SERVING
+            listing = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
+                iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5
+            )
+            names = {s.name async for reply in listing for s in reply.list_services_response.service}
+            assert f"{name}.v1.{stub_class.__name__.removesuffix('Stub')}" in names
             call = getattr(stub_class(channel), method)
             token, _ = issuer.issue(MANAGER, datetime.now(UTC), timedelta(minutes=5))
             reply = await call(
