@@ -14,7 +14,8 @@ from starlette.types import Receive, Scope, Send
 GRAPHIQL_DIR = Path(__file__).with_name("graphiql")
 ASSETS_DIR = GRAPHIQL_DIR / "node_modules"
 INDEX_HTML = GRAPHIQL_DIR / "index.html"
-ALLOWED_PACKAGES = ("react/", "react-dom/", "graphiql/", "graphql-ws/")
+# The page loads react and react-dom (UMD) and graphiql (UMD, with the graphql-ws client bundled).
+ALLOWED_PACKAGES = ("react/", "react-dom/", "graphiql/")
 ALLOWED_SUFFIXES = (".js", ".css", ".map")
 
 
@@ -22,9 +23,12 @@ class _PackageFiles(StaticFiles):
     """Only the built files of the few packages the page loads are reachable."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = self.get_path(scope)
-        if not path.startswith(ALLOWED_PACKAGES) or not path.endswith(ALLOWED_SUFFIXES):
-            raise HTTPException(404)
+        if scope["type"] == "http":
+            path = self.get_path(scope)  # normalised: no "..", no "."
+            if not path.startswith(ALLOWED_PACKAGES) or not path.endswith(ALLOWED_SUFFIXES):
+                raise HTTPException(404)
+            if not ASSETS_DIR.is_dir():
+                raise HTTPException(404, "GraphiQL assets are not installed: run scripts/install_graphiql.sh")
         await super().__call__(scope, receive, send)
 
 
@@ -34,8 +38,8 @@ def graphiql_routes() -> list[BaseRoute]:
 
 @cache
 def graphiql_page() -> str:
-    return INDEX_HTML.read_text()
+    return INDEX_HTML.read_text(encoding="utf-8")
 
 
 def assets_installed() -> bool:
-    return INDEX_HTML.exists() and (ASSETS_DIR / "graphiql").is_dir()
+    return INDEX_HTML.is_file() and (ASSETS_DIR / "graphiql" / "graphiql.min.js").is_file()
