@@ -245,7 +245,7 @@ class BankAccountInput:
 class AddPaymentMethodInput:
     card: CardInput | None = None
     bank_account: BankAccountInput | None = None
-    make_default: bool | None = None
+    make_default: bool | None = False
 
 
 @strawberry.input()
@@ -271,11 +271,11 @@ class InvoiceLineInput:
 @strawberry.input()
 class IssueInvoiceInput:
     account_id: strawberry.ID
+    number: str | None = None
     issue_date: date
     due_date: date
-    currency: str
+    currency: str = "USD"
     lines: list[InvoiceLineInput]
-    number: str | None = None
 
 
 @strawberry.input()

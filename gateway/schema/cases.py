@@ -141,7 +141,7 @@ class CreateCaseInput:
     error_message: str | None = None
     issue_started_at: datetime | None = None
     account_numbers: list[str] | None = None
-    priority: CasePriority | None = None
+    priority: CasePriority | None = CasePriority.NORMAL
     related_case_number: str | None = strawberry.field(
         default=None, description="Case number of an earlier case this one follows up."
     )

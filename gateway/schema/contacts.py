@@ -83,15 +83,15 @@ class ContactOrder(enum.Enum):
 
 @strawberry.input()
 class CreateContactInput:
+    account_id: strawberry.ID | None = None
     first_name: str
     last_name: str
     email: str
-    account_id: strawberry.ID | None = None
     phone: str | None = None
     title: str | None = None
-    is_primary: bool | None = None
-    portal_enabled: bool | None = None
-    portal_role: Role | None = None
+    is_primary: bool | None = False
+    portal_enabled: bool | None = True
+    portal_role: Role | None = Role.USER
 
 
 @strawberry.input()

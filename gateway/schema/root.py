@@ -66,7 +66,8 @@ def _contract_types() -> list[type]:
     found = []
     for module in (contacts, cases, billing):
         for value in vars(module).values():
-            if isinstance(value, type) and value.__module__ == module.__name__:
+            is_strawberry = hasattr(value, "__strawberry_definition__") or hasattr(value, "_enum_definition")
+            if isinstance(value, type) and value.__module__ == module.__name__ and is_strawberry:
                 found.append(value)
     return found
 
