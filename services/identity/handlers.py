@@ -9,6 +9,7 @@ import grpc.aio
 from portalkit.auth import Caller, TokenVerifier
 from portalkit.convert import from_timestamp, to_timestamp
 from portalkit.grpc_server import require_caller
+from portalkit.pagination import encode_token
 from protos.identity.v1 import identity_pb2 as pb
 from protos.identity.v1 import identity_pb2_grpc as pb_grpc
 from services.identity import rules
@@ -151,7 +152,10 @@ class IdentityHandlers(pb_grpc.IdentityServiceServicer):
         )
         now = self._now()
         return pb.ListUsersResponse(
-            users=[user_message(u, caller, now) for u in users], next_page_token=token, total_count=total
+            users=[user_message(u, caller, now) for u in users],
+            next_page_token=token,
+            total_count=total,
+            cursors=[encode_token(u["_id"]) for u in users],
         )
 
     async def BatchListUsers(self, request: pb.BatchListUsersRequest, context: Context) -> pb.BatchListUsersResponse:
@@ -172,6 +176,7 @@ class IdentityHandlers(pb_grpc.IdentityServiceServicer):
                     users=[user_message(u, caller, now) for u in users],
                     next_page_token=token,
                     total_count=total,
+                    cursors=[encode_token(u["_id"]) for u in users],
                 )
                 for account_id, users, token, total in pages
             ]
@@ -194,7 +199,10 @@ class IdentityHandlers(pb_grpc.IdentityServiceServicer):
             caller, request.search, request.page_size, request.page_token
         )
         return pb.ListAccountsResponse(
-            accounts=[account_message(a) for a in accounts], next_page_token=token, total_count=total
+            accounts=[account_message(a) for a in accounts],
+            next_page_token=token,
+            total_count=total,
+            cursors=[encode_token(a["_id"]) for a in accounts],
         )
 
     async def ListAccountAdmins(
