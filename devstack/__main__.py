@@ -14,8 +14,8 @@ from services.identity.demo import DEMO_PASSWORD, load_demo
 
 async def main() -> None:
     settings = config.PortalSettings()
-    stack = await start_stack(settings, fixed_ports=True, gateway_port=settings.gateway_port)
-    logins = await load_demo(stack.services["identity"].extras["domain"])
+    stack = await start_stack(fixed_ports=True, gateway_port=settings.gateway_port)
+    logins = await load_demo(stack.services["identity"].domain)
     bus_kind = type(stack.buses[0]).__name__
     mail = f"SMTP {settings.smtp_url}" if settings.smtp_url else f"folder {settings.mail_dir}"
     lines = [

@@ -16,7 +16,6 @@ import grpc.aio
 import httpx
 
 from devstack.embedded import start_stack
-from portalkit import config
 from portalkit.telemetry import setup_logging, setup_telemetry
 from protos.identity.v1 import identity_pb2, identity_pb2_grpc
 from services.identity.demo import DEMO_PASSWORD, load_demo
@@ -41,10 +40,9 @@ def p99(samples: list[float]) -> float:
 
 async def main(runs: int) -> None:
     os.environ.setdefault("PORTAL_LOG_LEVEL", "WARNING")
-    settings = config.PortalSettings(mail_dir=".bench/mail", argon2_profile="standard")
-    stack = await start_stack(settings)
+    stack = await start_stack({"mail_dir": ".bench/mail", "argon2_profile": "standard"})
     try:
-        await load_demo(stack.services["identity"].extras["domain"])
+        await load_demo(stack.services["identity"].domain)
         async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as http:
             login = (
                 await http.post(

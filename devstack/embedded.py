@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,28 +17,30 @@ import uvicorn
 
 from gateway.app import create_app
 from gateway.clients import ServiceClients
-from portalkit import config, mongo
-from portalkit.auth import TokenVerifier
+from portalkit import config
 from portalkit.clock import Clock
 from portalkit.events import EventBus, InProcessBus, RetryPolicy, connect_bus
-from portalkit.mail import Mailer, mailer_from_settings
-from portalkit.runtime import RunningService, ServiceDeps, StartFn, identity_key_source
-from services.billing.service import start as start_billing
-from services.cases.service import start as start_cases
-from services.contacts.service import start as start_contacts
-from services.identity.service import start as start_identity
+from portalkit.mail import Mailer
+from portalkit.service import Infrastructure, Service
+from services.billing import service as billing
+from services.cases import service as cases
+from services.contacts import service as contacts
+from services.identity import service as identity
+from services.identity.client import token_verifier
 
 log = logging.getLogger(__name__)
-STARTERS: dict[str, StartFn] = {
-    "contacts": start_contacts,
-    "cases": start_cases,
-    "billing": start_billing,
+# The services of the stack: (build, settings class). identity first: the others fetch its keys.
+SERVICES: dict[str, tuple[Callable[..., Service], type[config.ServiceSettings]]] = {
+    "identity": (identity.build, identity.IdentitySettings),
+    "contacts": (contacts.build, contacts.ContactsSettings),
+    "cases": (cases.build, cases.CasesSettings),
+    "billing": (billing.build, billing.BillingSettings),
 }
 
 
 @dataclass
 class Stack:
-    services: dict[str, RunningService]
+    services: dict[str, Service]
     gateway_port: int
     buses: list[EventBus]
     clock: Clock
@@ -77,7 +80,7 @@ async def serve_http(app: Any, port: int = 0) -> tuple[uvicorn.Server, asyncio.T
 
 
 async def start_stack(
-    settings: config.PortalSettings,
+    overrides: dict[str, Any] | None = None,
     *,
     clock: Clock | None = None,
     mailer: Mailer | None = None,
@@ -86,40 +89,36 @@ async def start_stack(
     fixed_ports: bool = False,
     gateway_port: int = 0,
 ) -> Stack:
-    """Start identity first (the others fetch its signing keys), then the rest, then the gateway."""
+    """Each service built by its own `build` from its settings class (environment + `overrides`),
+    on its own database; identity first (the others fetch its signing keys), then the gateway."""
+    overrides = dict(overrides or {})
     clock = clock or Clock()
-    mailer = mailer or mailer_from_settings(settings.smtp_url, settings.mail_dir)
+    shared: config.PortalSettings = config.settings_for(config.PortalSettings, overrides)
     shared_bus: EventBus | None = None
     buses: list[EventBus] = []
 
     async def new_bus() -> EventBus:
         """Each part gets its own broker connection; the in-process stand-in is one shared instance."""
         nonlocal shared_bus
-        bus = await connect_bus(settings.amqp_url, allow_in_process=allow_in_process_bus, retry=retry)
+        bus = await connect_bus(shared.amqp_url, allow_in_process=allow_in_process_bus, retry=retry)
         if isinstance(bus, InProcessBus):
             shared_bus = shared_bus or bus
             bus = shared_bus
         buses.append(bus)
         return bus
 
-    async def deps_for(name: str, verifier: TokenVerifier | None) -> ServiceDeps:
-        db = mongo.connect(config.service_mongodb_uri(name), f"portal_{name}")
-        return ServiceDeps(name, settings, db, await new_bus(), mailer, clock, verifier)
-
-    def address(name: str) -> str:
-        return f"127.0.0.1:{config.service_grpc_port(name) if fixed_ports else 0}"
-
-    services: dict[str, RunningService] = {}
-    services["identity"] = await start_identity(await deps_for("identity", None), address("identity"))
-    identity_address = f"127.0.0.1:{services['identity'].port}"
-    for name, start in STARTERS.items():
-        verifier = TokenVerifier(identity_key_source(identity_address))
-        services[name] = await start(await deps_for(name, verifier), address(name))
+    services: dict[str, Service] = {}
+    for name, (build, settings_class) in SERVICES.items():
+        settings = config.settings_for(settings_class, overrides)
+        service = build(settings, Infrastructure(bus=await new_bus(), mailer=mailer, clock=clock))
+        await service.start(f"127.0.0.1:{settings.grpc_port if fixed_ports else 0}")
+        services[name] = service
+        if name == "identity":
+            overrides["identity_grpc_addr"] = f"127.0.0.1:{service.port}"
 
     clients = ServiceClients(
-        {name: f"127.0.0.1:{svc.port}" for name, svc in services.items()}, deadline=settings.grpc_deadline_seconds
+        {name: f"127.0.0.1:{svc.port}" for name, svc in services.items()}, deadline=shared.grpc_deadline_seconds
     )
-    gateway_bus = await new_bus()
-    app = create_app(clients, TokenVerifier(identity_key_source(identity_address)), gateway_bus)
+    app = create_app(clients, token_verifier(overrides["identity_grpc_addr"]), await new_bus())
     server, task, port = await serve_http(app, gateway_port)
     return Stack(services, port, buses, clock, server, task, {"gateway_app": app})

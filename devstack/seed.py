@@ -5,27 +5,15 @@ from __future__ import annotations
 
 import asyncio
 
-from portalkit import config, mongo
-from portalkit.auth import TokenIssuer
-from portalkit.clock import Clock
 from services.identity.demo import DEMO_PASSWORD, load_demo
-from services.identity.domain import Identity, password_hasher
-from services.identity.events import IdentityMail
-from services.identity.store import IdentityStore
+from services.identity.service import IdentitySettings, build
 
 
 async def main() -> None:
-    settings = config.PortalSettings()
-    store = IdentityStore(mongo.connect(config.service_mongodb_uri("identity"), "portal_identity"))
-    await store.ensure_indexes()
-    identity = Identity(
-        store,
-        TokenIssuer(settings.jwt_private_key),
-        IdentityMail(settings.mail_from, settings.public_url),
-        Clock(),
-        password_hasher(settings.argon2_profile),
-    )
-    for login in await load_demo(identity):
+    identity = build(IdentitySettings())
+    for step in identity.on_start:  # the indexes; no server or relay: demo users carry no events
+        await step()
+    for login in await load_demo(identity.domain):
         print(f"{login.email:<22} {login.role:<14} {login.account}  (password {DEMO_PASSWORD})")
 
 

@@ -9,10 +9,9 @@ import uvicorn
 from gateway.app import create_app
 from gateway.clients import ServiceClients
 from portalkit import config
-from portalkit.auth import TokenVerifier
 from portalkit.events import connect_bus
-from portalkit.runtime import identity_key_source
 from portalkit.telemetry import setup_logging, setup_telemetry
+from services.identity.client import token_verifier
 
 
 def main() -> None:
@@ -22,7 +21,7 @@ def main() -> None:
     clients = ServiceClients(
         {name: config.service_grpc_address(name) for name in config.SERVICES}, deadline=settings.grpc_deadline_seconds
     )
-    verifier = TokenVerifier(identity_key_source(config.service_grpc_address("identity")))
+    verifier = token_verifier(settings.identity_grpc_addr)
 
     async def serve() -> None:
         bus = await connect_bus(settings.amqp_url, allow_in_process=False)

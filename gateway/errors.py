@@ -12,7 +12,7 @@ import logging
 import grpc
 from graphql import GraphQLError
 
-from portalkit.errors import parse_rpc_error
+from portalkit.grpc_client import parse_rpc_error
 
 log = logging.getLogger(__name__)
 

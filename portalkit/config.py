@@ -1,18 +1,33 @@
-"""Configuration from the environment (12-factor). Variable names are fixed by design.md section 8."""
+"""Configuration from the environment (12-factor). Variable names are fixed by design.md section 8.
+
+`PortalSettings` holds what every process reads; each service has one settings class of its own
+(`ServiceSettings` subclass in its `service.py`) that adds its database, its port and its own knobs.
+Keyword arguments override the environment, which is how the embedded stack and tests configure.
+"""
 
 from __future__ import annotations
 
 import os
+from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICES = ("identity", "contacts", "cases", "billing")
 DEFAULT_GRPC_PORTS = {"identity": 50051, "contacts": 50052, "cases": 50053, "billing": 50054}
 
 
+def service_grpc_port(service: str) -> int:
+    return int(os.environ.get(f"PORTAL_{service.upper()}_GRPC_PORT", DEFAULT_GRPC_PORTS[service]))
+
+
+def service_grpc_address(service: str) -> str:
+    """Where clients reach a service, e.g. `identity:50051` in docker-compose."""
+    return os.environ.get(f"PORTAL_{service.upper()}_GRPC_ADDR", f"127.0.0.1:{service_grpc_port(service)}")
+
+
 class PortalSettings(BaseSettings):
-    """Settings shared by every process. Per-service values are read with the helpers below."""
+    """Settings shared by every process."""
 
     model_config = SettingsConfigDict(env_prefix="PORTAL_", extra="ignore")
 
@@ -23,27 +38,38 @@ class PortalSettings(BaseSettings):
     mail_from: str = "Customer Portal <no-reply@portal.test>"
     public_url: str = "http://127.0.0.1:8000"
     gateway_port: int = 8000
-    inbound_smtp_port: int = 2525
-    # PEM private key identity signs access tokens with; generated per process when empty.
-    jwt_private_key: str = ""
-    access_token_ttl_seconds: int = Field(default=600, le=600)
-    refresh_token_ttl_seconds: int = 14 * 24 * 3600
-    # "fast" lowers argon2 cost; for tests only.
-    argon2_profile: str = "standard"
+    grpc_deadline_seconds: float = 5.0
+    # Where identity is reached for its public signing keys (every process verifies tokens).
+    identity_grpc_addr: str = ""
+
+    @model_validator(mode="after")
+    def _identity_address(self) -> PortalSettings:
+        if not self.identity_grpc_addr:
+            self.identity_grpc_addr = service_grpc_address("identity")
+        return self
+
+
+class ServiceSettings(PortalSettings):
+    """What every service adds: its own database and port, read from PORTAL_<SERVICE>_MONGODB_URI
+    and PORTAL_<SERVICE>_GRPC_PORT (named per service, so one environment can hold all of them)."""
+
+    service: ClassVar[str]
     # Seconds between outbox sweeps (a write also wakes the relay at once).
     outbox_poll_seconds: float = 1.0
-    grpc_deadline_seconds: float = 5.0
+
+    @property
+    def mongodb_uri(self) -> str:
+        return os.environ.get(f"PORTAL_{self.service.upper()}_MONGODB_URI", "memory://")
+
+    @property
+    def grpc_port(self) -> int:
+        return service_grpc_port(self.service)
+
+    @property
+    def database_name(self) -> str:
+        return f"portal_{self.service}"
 
 
-def service_mongodb_uri(service: str) -> str:
-    return os.environ.get(f"PORTAL_{service.upper()}_MONGODB_URI", "memory://")
-
-
-def service_grpc_port(service: str) -> int:
-    return int(os.environ.get(f"PORTAL_{service.upper()}_GRPC_PORT", DEFAULT_GRPC_PORTS[service]))
-
-
-def service_grpc_address(service: str) -> str:
-    """Where clients reach a service, e.g. `identity:50051` in docker-compose."""
-    default = f"127.0.0.1:{service_grpc_port(service)}"
-    return os.environ.get(f"PORTAL_{service.upper()}_GRPC_ADDR", default)
+def settings_for(kind: type[PortalSettings], overrides: dict[str, Any] | None = None) -> Any:
+    """`kind` from the environment, with the `overrides` it has fields for (others are ignored)."""
+    return kind(**{k: v for k, v in (overrides or {}).items() if k in kind.model_fields})

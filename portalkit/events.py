@@ -24,6 +24,7 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
 
+from portalkit.catalog import Event
 from portalkit.telemetry import continued_trace, current_traceparent, tracer
 
 _meter = metrics.get_meter("portalkit.events")
@@ -54,28 +55,29 @@ Handler = Callable[[Envelope], Awaitable[None]]
 
 
 class PoisonMessage(Exception):
-    """A message that can never be processed (not an envelope): dead-lettered without retries."""
+    """A message that can never be processed (not an envelope, a payload outside the contract, a
+    change the domain refuses): dead-lettered at once with its reason, without retries."""
 
 
 def iso_time(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def new_envelope(source: str, event_type: str, subject: str, data: dict[str, Any], account_id: str = "") -> Envelope:
-    """A CloudEvents 1.0 envelope; `event_type` is the routing key, e.g. `invitation.sent`."""
+def new_envelope(event: Event) -> Envelope:
+    """The CloudEvents 1.0 envelope of `event`, carrying the current trace."""
     envelope: Envelope = {
         "specversion": "1.0",
         "id": str(uuid.uuid4()),
-        "source": f"/portal/{source}",
-        "type": f"portal.{event_type}.v1",
-        "subject": subject,
+        "source": f"/portal/{event.source}",
+        "type": f"portal.{event.routing_key}.v1",
+        "subject": event.aggregate,
         "time": iso_time(datetime.now(UTC)),
         "datacontenttype": "application/json",
         "traceparent": current_traceparent(),
-        "data": data,
+        "data": event.wire(),
     }
-    if account_id:
-        envelope["accountid"] = account_id
+    if event.tenant:
+        envelope["accountid"] = event.tenant
     return envelope
 
 
@@ -304,6 +306,9 @@ class InProcessBus:
                     tracer(__name__).start_as_current_span(f"{sub.queue} process"),
                 ):
                     await sub.handler(envelope)
+                return
+            except PoisonMessage as exc:
+                self.dead_letters.append((sub.queue, envelope, str(exc)))
                 return
             except Exception as exc:
                 log.warning("event handler failed", extra={"queue": sub.queue, "attempt": attempt}, exc_info=True)

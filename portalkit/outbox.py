@@ -1,9 +1,12 @@
-"""Transactional outbox on single-document atomicity (design.md section 6).
+"""Transactional outbox on single-document atomicity (design.md section 6), and the one write
+primitive every service uses.
 
-A write that others must hear about appends entries to the `_outbox` array of the very document it
-changes, in the same update. The relay then delivers each entry (an event to the bus, or a mail to
-the mailer) and removes it with `$pull`. If the broker is down the entries wait in the document and
-go out, in order per document, once it is back. Delivery is at least once; consumers dedupe by id.
+`AggregateCollection.insert/change` change one document and append its events and mails to that
+document's `_outbox` array in the same single-document write, then wake the relay. The relay
+delivers each entry (an event to the bus, a mail to the mailer) and removes it with `$pull`. If the
+broker is down the entries wait in the document and go out, in order per document, once it is back.
+Delivery is at least once; consumers deduplicate by event id (`event_id=` below: the id is recorded
+in the same write, and a write already done for that event matches nothing).
 """
 
 from __future__ import annotations
@@ -12,32 +15,31 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from typing import Any
 
+from portalkit.catalog import Event
 from portalkit.events import Envelope, EventBus, new_envelope
 from portalkit.mail import Mailer, message_from_outbox, message_to_outbox
-from portalkit.mongo import TracedCollection
+from portalkit.mongo import Document, TracedCollection
 from portalkit.telemetry import continued_trace, current_traceparent, tracer
 
 OUTBOX_FIELD = "_outbox"
+APPLIED_EVENTS_FIELD = "applied_events"
+APPLIED_EVENTS_KEPT = 200
 SWEEP_BATCH = 200
 log = logging.getLogger(__name__)
 
-
-def event_entry(
-    source: str, event_type: str, subject: str, data: dict[str, Any], account_id: str = ""
-) -> dict[str, Any]:
-    envelope = new_envelope(source, event_type, subject, data, account_id)
-    return {
-        "id": envelope["id"],
-        "kind": "event",
-        "envelope": envelope,
-        "traceparent": envelope["traceparent"],
-    }
+Entry = dict[str, Any]
 
 
-def mail_entry(message: EmailMessage) -> dict[str, Any]:
+def event_entry(event: Event) -> Entry:
+    envelope = new_envelope(event)
+    return {"id": envelope["id"], "kind": "event", "envelope": envelope, "traceparent": envelope["traceparent"]}
+
+
+def mail_entry(message: EmailMessage) -> Entry:
     return {
         "id": str(uuid.uuid4()),
         "kind": "mail",
@@ -46,27 +48,88 @@ def mail_entry(message: EmailMessage) -> dict[str, Any]:
     }
 
 
-def push_entries(entries: list[dict[str, Any]]) -> dict[str, Any]:
-    """The `$push` clause that appends entries to a document's outbox."""
-    return {OUTBOX_FIELD: {"$each": entries}}
+def entries_of(changes: Sequence[Event | EmailMessage | Entry]) -> list[Entry]:
+    """Events and mails as outbox entries (entries pass through)."""
+    out: list[Entry] = []
+    for item in changes:
+        if isinstance(item, Event):
+            out.append(event_entry(item))
+        elif isinstance(item, EmailMessage):
+            out.append(mail_entry(item))
+        else:
+            out.append(item)
+    return out
+
+
+Outgoing = Sequence[Event | EmailMessage | Entry]
+
+
+class AggregateCollection(TracedCollection):
+    """A collection whose documents carry their own outbox: the only way services write a change
+    that others must hear about."""
+
+    def __init__(self, db: Any, name: str) -> None:
+        super().__init__(db, name)
+        self.on_write: Callable[[], None] = lambda: None  # the relay's wake-up, set by the relay
+
+    async def insert(self, document: Document, outgoing: Outgoing = (), *, event_id: str = "") -> None:
+        """Insert `document` with its outbox (and, for a consumer, the event it applies)."""
+        entries = entries_of(outgoing)
+        document = {**document, OUTBOX_FIELD: entries}
+        if event_id:
+            document[APPLIED_EVENTS_FIELD] = [event_id]
+        await self.insert_one(document)
+        if entries:
+            self.on_write()
+
+    async def change(
+        self,
+        match: dict[str, Any],
+        update: dict[str, Any],
+        outgoing: Outgoing = (),
+        *,
+        event_id: str = "",
+    ) -> Document | None:
+        """Apply the Mongo `update` to the one document matching `match`, appending `outgoing` to
+        its outbox in the same write. With `event_id`, only if that event was not applied before.
+        Returns the document after the write, or None when nothing matched."""
+        entries = entries_of(outgoing)
+        update = {op: dict(fields) for op, fields in update.items()}
+        push = update.setdefault("$push", {})
+        if entries:
+            push[OUTBOX_FIELD] = {"$each": entries}
+        if event_id:
+            match = {**match, APPLIED_EVENTS_FIELD: {"$ne": event_id}}
+            push[APPLIED_EVENTS_FIELD] = {"$each": [event_id], "$slice": -APPLIED_EVENTS_KEPT}
+        if not push:
+            del update["$push"]
+        if not update:
+            return await self.find_one(match)
+        saved = await self.find_one_and_update(match, update)
+        if saved is not None and entries:
+            self.on_write()
+        return saved
 
 
 class OutboxRelay:
-    """Delivers the outbox entries of the given collections; `wake()` after a write for low latency."""
+    """Delivers the outbox entries of the given collections. Writes wake it; it also sweeps every
+    `poll_seconds` (entries left by a crash or by a broker outage)."""
 
     def __init__(
         self,
-        collections: list[TracedCollection],
+        collections: Sequence[AggregateCollection],
         bus: EventBus,
         mailer: Mailer,
         poll_seconds: float = 1.0,
     ) -> None:
-        self._collections = collections
+        self._collections = list(collections)
         self._bus = bus
         self._mailer = mailer
         self._poll_seconds = poll_seconds
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        for collection in self._collections:
+            collection.on_write = self.wake
         self.published: list[Envelope] = []  # recent envelopes, kept short; for diagnostics
 
     def wake(self) -> None:
@@ -113,7 +176,7 @@ class OutboxRelay:
                     await collection.update_one({"_id": doc["_id"]}, {"$pull": {OUTBOX_FIELD: {"id": entry["id"]}}})
         return still_pending
 
-    async def _deliver(self, entry: dict[str, Any]) -> bool:
+    async def _deliver(self, entry: Entry) -> bool:
         with continued_trace(entry.get("traceparent", "")):
             try:
                 if entry["kind"] == "event":

@@ -19,7 +19,6 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from devstack.embedded import Stack, start_stack
-from portalkit import config
 from portalkit.clock import ManualClock
 from portalkit.events import RetryPolicy
 from portalkit.telemetry import add_span_processor, setup_telemetry
@@ -87,21 +86,21 @@ def metric_reader() -> InMemoryMetricReader:
 async def stack(broker_proxy: TcpProxy, mailbox: Mailbox, vhost: str, tmp_path_factory: Any) -> AsyncIterator[Stack]:
     setup_telemetry("portal-tests", metric_readers=[METRICS])
     add_span_processor(SimpleSpanProcessor(SPANS))
-    settings = config.PortalSettings(
-        amqp_url=f"amqp://guest:guest@127.0.0.1:{broker_proxy.port}/{vhost}",
-        smtp_url=mailbox.url,
-        mail_dir=str(tmp_path_factory.mktemp("mail")),
-        public_url="https://portal.example.test",
-        argon2_profile="fast",
-        outbox_poll_seconds=0.2,
-    )
+    settings = {
+        "amqp_url": f"amqp://guest:guest@127.0.0.1:{broker_proxy.port}/{vhost}",
+        "smtp_url": mailbox.url,
+        "mail_dir": str(tmp_path_factory.mktemp("mail")),
+        "public_url": "https://portal.example.test",
+        "argon2_profile": "fast",
+        "outbox_poll_seconds": 0.2,
+    }
     stack = await start_stack(
         settings,
         clock=ManualClock(),
         allow_in_process_bus=False,
         retry=RetryPolicy(max_attempts=3, first_delay_seconds=0.2, factor=2),
     )
-    stack.extras["demo"] = {d.email: d for d in await load_demo(stack.services["identity"].extras["domain"])}
+    stack.extras["demo"] = {d.email: d for d in await load_demo(stack.services["identity"].domain)}
     stack.extras["settings"] = settings
     yield stack
     await stack.stop()

@@ -23,6 +23,7 @@ import pytest
 import yaml
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from devstack.embedded import SERVICES as STACK
 from portalkit import config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,6 +44,8 @@ FIXED_SHARED = ("PORTAL_AMQP_URL", "PORTAL_SMTP_URL", "PORTAL_PUBLIC_URL", "OTEL
 def known_portal_variables() -> set[str]:
     """Every PORTAL_* variable the code reads: the settings fields and the per-service helpers."""
     names = {f"PORTAL_{field.upper()}" for field in config.PortalSettings.model_fields}
+    for _, settings_class in STACK.values():
+        names |= {f"PORTAL_{field.upper()}" for field in settings_class.model_fields}
     for service in SERVICES:
         names |= {f"PORTAL_{service.upper()}_{suffix}" for suffix in ("MONGODB_URI", "GRPC_PORT", "GRPC_ADDR")}
     return names | {"PORTAL_LOG_LEVEL"}  # portalkit.telemetry.setup_logging

@@ -9,7 +9,7 @@ import strawberry
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from gateway.errors import bad_input
-from portalkit.pagination import MAX_PAGE_SIZE, encode_token
+from portalkit.pagination import MAX_PAGE_SIZE
 
 
 @strawberry.interface
@@ -38,13 +38,9 @@ def page_size(first: int | None) -> int:
     return min(first, MAX_PAGE_SIZE)
 
 
-def edge_cursor(item_id: str) -> str:
-    """Edge cursors are the services' page tokens, so `after: cursor` resumes right after it."""
-    return encode_token(item_id)
-
-
-def page_info(ids: list[str], next_page_token: str) -> PageInfo:
-    return PageInfo(has_next_page=bool(next_page_token), end_cursor=edge_cursor(ids[-1]) if ids else None)
+def page_info(cursors: list[str], next_page_token: str) -> PageInfo:
+    """Cursors are the paging service's own (opaque), so `after: cursor` resumes right after it."""
+    return PageInfo(has_next_page=bool(next_page_token), end_cursor=cursors[-1] if cursors else None)
 
 
 def dt(stamp: Timestamp) -> datetime:

@@ -14,7 +14,7 @@ from strawberry.types import Info
 
 from gateway.context import PortalContext
 from gateway.errors import PortalError, bad_input
-from gateway.schema.common import Node, PageInfo, dt, edge_cursor, optional_dt, page_info, page_size
+from gateway.schema.common import Node, PageInfo, dt, optional_dt, page_info, page_size
 from portalkit.convert import to_timestamp
 from protos.identity.v1 import identity_pb2 as pb
 
@@ -202,10 +202,10 @@ class UserConnection:
     total_count: int
 
 
-def _connection(users: list[User], next_page_token: str, total: int) -> UserConnection:
+def _connection(users: list[User], cursors: list[str], next_page_token: str, total: int) -> UserConnection:
     return UserConnection(
-        edges=[UserEdge(node=u, cursor=edge_cursor(u.id)) for u in users],
-        page_info=page_info([u.id for u in users], next_page_token),
+        edges=[UserEdge(node=u, cursor=c) for u, c in zip(users, cursors, strict=True)],
+        page_info=page_info(cursors, next_page_token),
         total_count=total,
     )
 
@@ -226,7 +226,9 @@ async def list_users(
         account_id=account_id, status=status_value, role=role_value, page_size=page_size(first), page_token=after or ""
     )
     reply = await ctx.call("identity", ctx.clients.identity.ListUsers, request)
-    return _connection([User.from_pb(u) for u in reply.users], reply.next_page_token, reply.total_count)
+    return _connection(
+        [User.from_pb(u) for u in reply.users], list(reply.cursors), reply.next_page_token, reply.total_count
+    )
 
 
 # Account.users in a list of accounts: one BatchListUsers call per distinct set of page arguments.
@@ -246,7 +248,9 @@ def _account_users_loader(ctx: PortalContext) -> DataLoader[UsersPageKey, UserCo
             )
             reply = await ctx.call("identity", ctx.clients.identity.BatchListUsers, request)
             for page in reply.pages:
-                connection = _connection([User.from_pb(u) for u in page.users], page.next_page_token, page.total_count)
+                connection = _connection(
+                    [User.from_pb(u) for u in page.users], list(page.cursors), page.next_page_token, page.total_count
+                )
                 pages[(page.account_id, status, role, size, after)] = connection
         return [pages[key] for key in keys]
 
@@ -429,8 +433,8 @@ class IdentityQuery:
         reply = await info.context.call("identity", _identity(info).ListAccounts, request)
         accounts = [Account.from_pb(a) for a in reply.accounts]
         return AccountConnection(
-            edges=[AccountEdge(node=a, cursor=edge_cursor(a.id)) for a in accounts],
-            page_info=page_info([a.id for a in accounts], reply.next_page_token),
+            edges=[AccountEdge(node=a, cursor=c) for a, c in zip(accounts, reply.cursors, strict=True)],
+            page_info=page_info(list(reply.cursors), reply.next_page_token),
             total_count=reply.total_count,
         )
 

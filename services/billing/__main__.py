@@ -1,4 +1,4 @@
-from portalkit.runtime import run_service
-from services.billing.service import start
+from portalkit.service import run
+from services.billing.service import BillingSettings, build
 
-run_service("billing", start)
+run(build, BillingSettings)

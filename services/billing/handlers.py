@@ -1,19 +1,16 @@
-"""gRPC handlers of BillingService: authenticate, call the domain, convert."""
+"""gRPC handlers of BillingService: convert, call the domain as the verified caller, convert back."""
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from typing import Any
 
 import grpc.aio
 
-from portalkit.auth import TokenVerifier
 from portalkit.convert import to_timestamp
-from portalkit.grpc_server import require_caller
+from portalkit.grpc_server import caller
 from protos.billing.v1 import billing_pb2 as pb
 from protos.billing.v1 import billing_pb2_grpc as pb_grpc
 from services.billing.domain import Billing
-
-Context: TypeAlias = grpc.aio.ServicerContext
 
 
 def invoice_message(doc: dict[str, Any]) -> pb.Invoice:
@@ -28,13 +25,11 @@ def invoice_message(doc: dict[str, Any]) -> pb.Invoice:
 
 
 class BillingHandlers(pb_grpc.BillingServiceServicer):
-    def __init__(self, domain: Billing, verifier: TokenVerifier) -> None:
-        self.domain = domain
-        self.verifier = verifier
+    def __init__(self, billing: Billing) -> None:
+        self.billing = billing
 
     async def BatchGetInvoices(
-        self, request: pb.BatchGetInvoicesRequest, context: Context
+        self, request: pb.BatchGetInvoicesRequest, context: grpc.aio.ServicerContext
     ) -> pb.BatchGetInvoicesResponse:
-        caller = await require_caller(self.verifier, context)
-        docs = await self.domain.batch_get(caller, list(request.ids))
+        docs = await self.billing.get_invoices(caller(), list(request.ids))
         return pb.BatchGetInvoicesResponse(invoices=[invoice_message(d) for d in docs])

@@ -1,25 +1,38 @@
-"""Wires the billing service: store, domain, handlers, outbox relay, gRPC server."""
+"""The billing service's composition root: `build(settings)` wires store, domain, handlers and consumers
+into the kit's Service (relay, guarded server)."""
 
 from __future__ import annotations
 
-import grpc.aio
-
-from portalkit.runtime import RunningService, ServiceDeps, serve
+from portalkit.config import ServiceSettings
+from portalkit.service import GrpcApi, Infrastructure, Service
 from protos.billing.v1 import billing_pb2, billing_pb2_grpc
+from services.billing.consumers import consumers
 from services.billing.domain import Billing
 from services.billing.handlers import BillingHandlers
 from services.billing.store import BillingStore
+from services.identity.client import token_verifier
 
 
-async def start(deps: ServiceDeps, address: str) -> RunningService:
-    assert deps.verifier is not None, "billing verifies tokens with identity's keys"
-    store = BillingStore(deps.db)
-    await store.ensure_indexes()
+class BillingSettings(ServiceSettings):
+    service = "billing"
+
+
+def build(settings: BillingSettings, infra: Infrastructure | None = None) -> Service:
+    infra = (infra or Infrastructure()).complete(settings)
+    store = BillingStore(infra.db)
     domain = Billing(store)
-    handlers = BillingHandlers(domain, deps.verifier)
-
-    def register(server: grpc.aio.Server) -> list[str]:
-        billing_pb2_grpc.add_BillingServiceServicer_to_server(handlers, server)
-        return [billing_pb2.DESCRIPTOR.services_by_name["BillingService"].full_name]
-
-    return await serve(deps, address, register, store.outbox_collections, {"domain": domain, "store": store})
+    return Service(
+        settings=settings,
+        infra=infra,
+        api=GrpcApi(
+            BillingHandlers(domain),
+            billing_pb2_grpc.add_BillingServiceServicer_to_server,
+            billing_pb2.DESCRIPTOR.services_by_name["BillingService"].full_name,
+        ),
+        authenticate=token_verifier(settings.identity_grpc_addr).verify,
+        aggregates=store.aggregates,
+        consumers=consumers(domain),
+        on_start=[store.ensure_indexes],
+        domain=domain,
+        store=store,
+    )

@@ -1,25 +1,23 @@
-"""Every MongoDB call of the billing service."""
+"""Every MongoDB call of the billing service, each a method named for what it does."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from portalkit.mongo import Document, TracedCollection
+from portalkit.mongo import Document
+from portalkit.outbox import AggregateCollection
 
 
 class BillingStore:
     def __init__(self, db: Any) -> None:
-        self.invoices = TracedCollection(db, "invoices")
+        self.invoices = AggregateCollection(db, "invoices")
 
     @property
-    def outbox_collections(self) -> list[TracedCollection]:
+    def aggregates(self) -> list[AggregateCollection]:
         return [self.invoices]
 
     async def ensure_indexes(self) -> None:
         await self.invoices.ensure_index([("account_id", 1)])
 
-    async def insert(self, document: Document) -> None:
-        await self.invoices.insert_one(document)
-
-    async def get_many(self, ids: list[str]) -> list[Document]:
+    async def get_invoices(self, ids: list[str]) -> list[Document]:
         return await self.invoices.find_many({"_id": {"$in": ids}})

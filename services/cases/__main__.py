@@ -1,4 +1,4 @@
-from portalkit.runtime import run_service
-from services.cases.service import start
+from portalkit.service import run
+from services.cases.service import CasesSettings, build
 
-run_service("cases", start)
+run(build, CasesSettings)

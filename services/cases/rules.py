@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from portalkit.access import can_read_account
 from portalkit.auth import Caller
 
 
-def can_read(caller: Caller, doc: dict[str, Any]) -> bool:
-    if caller.is_staff:
-        return True
-    if doc.get("account_id") != caller.account_id:
+def can_read(caller: Caller, case: dict[str, Any]) -> bool:
+    """Staff see every case; MANAGER and ADMIN all of their account's; a USER those they opened."""
+    if not can_read_account(caller, case.get("account_id") or ""):
         return False
-    # a USER sees the cases they opened; MANAGER and ADMIN see all of the account's
-    return caller.role != "USER" or doc.get("requester_id") == caller.user_id
+    return caller.is_staff or caller.role != "USER" or case.get("requester_id") == caller.user_id

@@ -1,25 +1,40 @@
-"""Wires the cases service: store, domain, handlers, outbox relay, gRPC server."""
+"""The cases service's composition root: `build(settings)` wires store, domain, handlers and consumers
+into the kit's Service (relay, guarded server)."""
 
 from __future__ import annotations
 
-import grpc.aio
-
-from portalkit.runtime import RunningService, ServiceDeps, serve
+from portalkit.config import ServiceSettings
+from portalkit.service import GrpcApi, Infrastructure, Service
 from protos.cases.v1 import cases_pb2, cases_pb2_grpc
+from services.cases.consumers import consumers
 from services.cases.domain import Cases
 from services.cases.handlers import CasesHandlers
 from services.cases.store import CasesStore
+from services.identity.client import token_verifier
 
 
-async def start(deps: ServiceDeps, address: str) -> RunningService:
-    assert deps.verifier is not None, "cases verifies tokens with identity's keys"
-    store = CasesStore(deps.db)
-    await store.ensure_indexes()
+class CasesSettings(ServiceSettings):
+    service = "cases"
+    # The inbound email-to-case listener (design.md section 8).
+    inbound_smtp_port: int = 2525
+
+
+def build(settings: CasesSettings, infra: Infrastructure | None = None) -> Service:
+    infra = (infra or Infrastructure()).complete(settings)
+    store = CasesStore(infra.db)
     domain = Cases(store)
-    handlers = CasesHandlers(domain, deps.verifier)
-
-    def register(server: grpc.aio.Server) -> list[str]:
-        cases_pb2_grpc.add_CasesServiceServicer_to_server(handlers, server)
-        return [cases_pb2.DESCRIPTOR.services_by_name["CasesService"].full_name]
-
-    return await serve(deps, address, register, store.outbox_collections, {"domain": domain, "store": store})
+    return Service(
+        settings=settings,
+        infra=infra,
+        api=GrpcApi(
+            CasesHandlers(domain),
+            cases_pb2_grpc.add_CasesServiceServicer_to_server,
+            cases_pb2.DESCRIPTOR.services_by_name["CasesService"].full_name,
+        ),
+        authenticate=token_verifier(settings.identity_grpc_addr).verify,
+        aggregates=store.aggregates,
+        consumers=consumers(domain),
+        on_start=[store.ensure_indexes],
+        domain=domain,
+        store=store,
+    )

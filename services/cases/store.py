@@ -1,25 +1,23 @@
-"""Every MongoDB call of the cases service."""
+"""Every MongoDB call of the cases service, each a method named for what it does."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from portalkit.mongo import Document, TracedCollection
+from portalkit.mongo import Document
+from portalkit.outbox import AggregateCollection
 
 
 class CasesStore:
     def __init__(self, db: Any) -> None:
-        self.cases = TracedCollection(db, "cases")
+        self.cases = AggregateCollection(db, "cases")
 
     @property
-    def outbox_collections(self) -> list[TracedCollection]:
+    def aggregates(self) -> list[AggregateCollection]:
         return [self.cases]
 
     async def ensure_indexes(self) -> None:
         await self.cases.ensure_index([("account_id", 1)])
 
-    async def insert(self, document: Document) -> None:
-        await self.cases.insert_one(document)
-
-    async def get_many(self, ids: list[str]) -> list[Document]:
+    async def get_cases(self, ids: list[str]) -> list[Document]:
         return await self.cases.find_many({"_id": {"$in": ids}})

@@ -1,4 +1,4 @@
-from portalkit.runtime import run_service
-from services.contacts.service import start
+from portalkit.service import run
+from services.contacts.service import ContactsSettings, build
 
-run_service("contacts", start)
+run(build, ContactsSettings)

@@ -1,22 +1,18 @@
-"""Contacts operations, callable without a server."""
+"""Contacts operations, callable without a server (no gRPC, no Mongo here: see store.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from portalkit.auth import Caller
+from portalkit.batch import batch_get
 from services.contacts import rules
 from services.contacts.store import ContactsStore
-
-MAX_BATCH = 500
 
 
 class Contacts:
     def __init__(self, store: ContactsStore) -> None:
         self.store = store
 
-    async def batch_get(self, caller: Caller, ids: list[str]) -> list[dict[str, Any]]:
-        """In request order; unknown ids and those the caller may not read are left out."""
-        wanted = list(dict.fromkeys(ids))[:MAX_BATCH]
-        found = {doc["_id"]: doc for doc in await self.store.get_many(wanted)}
-        return [found[i] for i in wanted if i in found and rules.can_read(caller, found[i])]
+    async def get_contacts(self, caller: Caller, ids: list[str]) -> list[dict[str, Any]]:
+        return await batch_get(ids, self.store.get_contacts, lambda doc: rules.can_read(caller, doc))

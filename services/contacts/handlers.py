@@ -1,19 +1,16 @@
-"""gRPC handlers of ContactsService: authenticate, call the domain, convert."""
+"""gRPC handlers of ContactsService: convert, call the domain as the verified caller, convert back."""
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from typing import Any
 
 import grpc.aio
 
-from portalkit.auth import TokenVerifier
 from portalkit.convert import to_timestamp
-from portalkit.grpc_server import require_caller
+from portalkit.grpc_server import caller
 from protos.contacts.v1 import contacts_pb2 as pb
 from protos.contacts.v1 import contacts_pb2_grpc as pb_grpc
 from services.contacts.domain import Contacts
-
-Context: TypeAlias = grpc.aio.ServicerContext
 
 
 def contact_message(doc: dict[str, Any]) -> pb.Contact:
@@ -28,13 +25,11 @@ def contact_message(doc: dict[str, Any]) -> pb.Contact:
 
 
 class ContactsHandlers(pb_grpc.ContactsServiceServicer):
-    def __init__(self, domain: Contacts, verifier: TokenVerifier) -> None:
-        self.domain = domain
-        self.verifier = verifier
+    def __init__(self, contacts: Contacts) -> None:
+        self.contacts = contacts
 
     async def BatchGetContacts(
-        self, request: pb.BatchGetContactsRequest, context: Context
+        self, request: pb.BatchGetContactsRequest, context: grpc.aio.ServicerContext
     ) -> pb.BatchGetContactsResponse:
-        caller = await require_caller(self.verifier, context)
-        docs = await self.domain.batch_get(caller, list(request.ids))
+        docs = await self.contacts.get_contacts(caller(), list(request.ids))
         return pb.BatchGetContactsResponse(contacts=[contact_message(d) for d in docs])

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from portalkit.access import can_read_account
 from portalkit.auth import Caller
 
 
-def can_read(caller: Caller, doc: dict[str, Any]) -> bool:
-    return caller.is_staff or doc.get("account_id") == caller.account_id
+def can_read(caller: Caller, contact: dict[str, Any]) -> bool:
+    return can_read_account(caller, contact.get("account_id", ""))

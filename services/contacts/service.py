@@ -1,25 +1,38 @@
-"""Wires the contacts service: store, domain, handlers, outbox relay, gRPC server."""
+"""The contacts service's composition root: `build(settings)` wires store, domain, handlers and consumers
+into the kit's Service (relay, guarded server)."""
 
 from __future__ import annotations
 
-import grpc.aio
-
-from portalkit.runtime import RunningService, ServiceDeps, serve
+from portalkit.config import ServiceSettings
+from portalkit.service import GrpcApi, Infrastructure, Service
 from protos.contacts.v1 import contacts_pb2, contacts_pb2_grpc
+from services.contacts.consumers import consumers
 from services.contacts.domain import Contacts
 from services.contacts.handlers import ContactsHandlers
 from services.contacts.store import ContactsStore
+from services.identity.client import token_verifier
 
 
-async def start(deps: ServiceDeps, address: str) -> RunningService:
-    assert deps.verifier is not None, "contacts verifies tokens with identity's keys"
-    store = ContactsStore(deps.db)
-    await store.ensure_indexes()
+class ContactsSettings(ServiceSettings):
+    service = "contacts"
+
+
+def build(settings: ContactsSettings, infra: Infrastructure | None = None) -> Service:
+    infra = (infra or Infrastructure()).complete(settings)
+    store = ContactsStore(infra.db)
     domain = Contacts(store)
-    handlers = ContactsHandlers(domain, deps.verifier)
-
-    def register(server: grpc.aio.Server) -> list[str]:
-        contacts_pb2_grpc.add_ContactsServiceServicer_to_server(handlers, server)
-        return [contacts_pb2.DESCRIPTOR.services_by_name["ContactsService"].full_name]
-
-    return await serve(deps, address, register, store.outbox_collections, {"domain": domain, "store": store})
+    return Service(
+        settings=settings,
+        infra=infra,
+        api=GrpcApi(
+            ContactsHandlers(domain),
+            contacts_pb2_grpc.add_ContactsServiceServicer_to_server,
+            contacts_pb2.DESCRIPTOR.services_by_name["ContactsService"].full_name,
+        ),
+        authenticate=token_verifier(settings.identity_grpc_addr).verify,
+        aggregates=store.aggregates,
+        consumers=consumers(domain),
+        on_start=[store.ensure_indexes],
+        domain=domain,
+        store=store,
+    )

@@ -1,4 +1,4 @@
-from portalkit.runtime import run_service
-from services.identity.service import start
+from portalkit.service import run
+from services.identity.service import IdentitySettings, build
 
-run_service("identity", start)
+run(build, IdentitySettings)

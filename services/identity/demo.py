@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from portalkit.pagination import new_id
+from portalkit.ids import new_id
 from services.identity import rules
 from services.identity.domain import Identity
 
@@ -34,7 +34,7 @@ async def load_demo(identity: Identity) -> list[DemoLogin]:
     now = identity.clock.now()
     account_ids: dict[str, str] = {}
     for name, number in DEMO_ACCOUNTS:
-        account = await store.accounts.find_one({"number": number})
+        account = await store.find_account_by_number(number)
         if account is None:
             account = {
                 "_id": new_id("acc"),
@@ -64,7 +64,6 @@ async def load_demo(identity: Identity) -> list[DemoLogin]:
                 "email_preferences": dict(rules.DEFAULT_EMAIL_PREFERENCES),
                 "created_at": now,
                 "last_login_at": None,
-                "applied_events": [],
             }
             await store.insert_user(user)
         logins.append(DemoLogin(email, role, number or "staff", user["_id"]))

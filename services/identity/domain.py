@@ -10,13 +10,18 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from portalkit.access import can_read_account, require_account_read, require_staff, require_support_admin
 from portalkit.auth import Caller, TokenIssuer, hash_secret
+from portalkit.batch import MAX_BATCH, batch_get
+from portalkit.catalog import AnnouncementPublished, ContactDeleted, ContactPortalAccessChanged
 from portalkit.clock import Clock, as_utc
+from portalkit.consumers import Received
 from portalkit.errors import (
     Conflict,
     DomainError,
@@ -27,7 +32,8 @@ from portalkit.errors import (
     RateLimited,
     Unauthenticated,
 )
-from portalkit.pagination import new_id
+from portalkit.ids import new_id
+from portalkit.pagination import Page
 from services.identity import events, rules
 from services.identity.store import IdentityStore
 
@@ -78,11 +84,6 @@ class Identity:
         # Verified against when the email is unknown, so both paths cost one argon2 verify.
         self._dummy_hash = hasher.hash(secrets.token_hex(16))
         self._background: set[asyncio.Task[None]] = set()
-        self.after_write: list[Any] = []  # callbacks (the outbox relay's wake-up)
-
-    def _written(self) -> None:
-        for callback in self.after_write:
-            callback()
 
     # --- passwords -------------------------------------------------------------------------
     async def _hash(self, password: str) -> str:
@@ -151,10 +152,8 @@ class Identity:
         if user["status"] != "ACTIVE":
             raise Unauthenticated("this login is deactivated; ask an administrator", reason="USER_INACTIVE")
         await self.store.clear_throttle(keys[0])
-        changes: Doc = {"last_login_at": now}
-        if self.hasher.check_needs_rehash(user["password_hash"]):
-            changes["password_hash"] = await self._hash(password)
-        user = await self.store.update_user({"_id": user["_id"]}, changes) or user
+        rehashed = await self._hash(password) if self.hasher.check_needs_rehash(user["password_hash"]) else ""
+        user = await self.store.record_login(user["_id"], now, rehashed) or user
         return await self._open_session(user)
 
     async def _count_failure(self, keys: list[str], now: datetime) -> None:
@@ -162,7 +161,7 @@ class Identity:
         for key, limit in zip(keys, limits, strict=False):
             state = await self.store.increment_throttle(key, now - rules.THROTTLE_WINDOW, now)
             if state["failures"] >= limit:
-                await self.store.set_throttle(key, {"locked_until": now + rules.THROTTLE_LOCK})
+                await self.store.lock_throttle(key, now + rules.THROTTLE_LOCK)
 
     async def refresh(self, refresh_token: str) -> Session:
         now = self.clock.now()
@@ -201,73 +200,63 @@ class Identity:
         return user
 
     async def get_users(self, caller: Caller, ids: list[str]) -> list[Doc]:
-        found = {u["_id"]: u for u in await self.store.get_users(list(dict.fromkeys(ids))[:500])}
-        return [found[i] for i in ids if i in found and rules.can_read_user(caller, found[i])]
+        return await batch_get(ids, self.store.get_users, lambda user: rules.can_read_user(caller, user))
 
     async def list_users(
         self, caller: Caller, account_id: str, status: str, role: str, staff: bool, size: int, token: str
-    ) -> tuple[list[Doc], str, int]:
-        query: Doc = {}
+    ) -> Page:
         if staff:
-            rules.require_staff(caller)
-            query["role"] = {"$in": sorted(rules.STAFF_ROLES)}
+            require_staff(caller)
+            account_id = ""
         else:
             if not account_id and not caller.is_staff:
                 account_id = caller.account_id
             if account_id:
                 rules.require_user_listing(caller, account_id)
-                query["account_id"] = account_id
             elif not caller.is_staff:
                 raise Forbidden("only an administrator of the account may list its users")
-        if status:
-            query["status"] = status
-        if role:
-            query["role"] = role if not staff or role in rules.STAFF_ROLES else "-"
-        return await self.store.list_users(query, size, token)
+        return await self.store.list_users(
+            account_id=account_id, staff=staff, status=status, role=role, size=size, token=token
+        )
 
     async def list_users_of_accounts(
         self, caller: Caller, account_ids: list[str], status: str, role: str, size: int, token: str
-    ) -> list[tuple[str, list[Doc], str, int]]:
-        """The same page for each account: (account id, users, next token, total)."""
-        account_ids = list(dict.fromkeys(account_ids))[:100]
+    ) -> list[tuple[str, Page]]:
+        """The same page for each account: (account id, page)."""
+        account_ids = list(dict.fromkeys(account_ids))[:MAX_BATCH]
         for account_id in account_ids:
             rules.require_user_listing(caller, account_id)
-        pages = []
-        for account_id in account_ids:
-            users, next_token, total = await self.list_users(caller, account_id, status, role, False, size, token)
-            pages.append((account_id, users, next_token, total))
-        return pages
+        return [
+            (account_id, await self.list_users(caller, account_id, status, role, False, size, token))
+            for account_id in account_ids
+        ]
 
     async def get_account(self, caller: Caller, account_id: str) -> Doc:
         account_id = account_id or caller.account_id
         if not account_id:
             raise InvalidInput("staff users must name an account")
         account = await self.store.get_account(account_id)
-        if account is None or not rules.can_read_account(caller, account_id):
+        if account is None or not can_read_account(caller, account_id):
             raise NotFound("account not found")
         return account
 
     async def get_accounts(self, caller: Caller, ids: list[str]) -> list[Doc]:
-        visible = [i for i in dict.fromkeys(ids) if rules.can_read_account(caller, i)]
-        found = {a["_id"]: a for a in await self.store.get_accounts(visible[:500])}
-        return [found[i] for i in ids if i in found]
+        return await batch_get(ids, self.store.get_accounts, lambda account: can_read_account(caller, account["_id"]))
 
-    async def list_accounts(self, caller: Caller, search: str, size: int, token: str) -> tuple[list[Doc], str, int]:
-        rules.require_staff(caller)
+    async def list_accounts(self, caller: Caller, search: str, size: int, token: str) -> Page:
+        require_staff(caller)
         return await self.store.list_accounts(search.strip()[:100], size, token)
 
     async def account_admins(self, caller: Caller, account_ids: list[str]) -> list[Doc]:
         """Active ADMINs of the accounts ("who can grant me access?"); any member may ask."""
-        account_ids = list(dict.fromkeys(account_ids or [caller.account_id]))[:100]
+        account_ids = list(dict.fromkeys(account_ids or [caller.account_id]))[:MAX_BATCH]
         for account_id in account_ids:
-            rules.require_account_read(caller, account_id)
-        return await self.store.find_users(
-            {"account_id": {"$in": account_ids}, "role": "ADMIN", "status": "ACTIVE"}, limit=1000
-        )
+            require_account_read(caller, account_id)
+        return await self.store.active_admins_of(account_ids, limit=1000)
 
     # --- accounts and users ----------------------------------------------------------------
     async def create_account(self, caller: Caller, name: str, number: str, admin_email: str, admin_name: str) -> Doc:
-        rules.require_support_admin(caller)
+        require_support_admin(caller)
         name = rules.clean_name(name, "account name")
         number = number.strip().upper()
         if not number or len(number) > 40 or not all(c.isalnum() or c in "-_" for c in number):
@@ -294,7 +283,7 @@ class Identity:
         return account
 
     async def create_staff_user(self, caller: Caller, email: str, name: str, role: str, team: str) -> Doc:
-        rules.require_support_admin(caller)
+        require_support_admin(caller)
         if role not in rules.STAFF_ROLES:
             raise InvalidInput("staff role must be AGENT or SUPPORT_ADMIN", reason="INVALID_ROLE")
         if team and team not in rules.TEAMS:
@@ -328,7 +317,9 @@ class Identity:
                 outcomes.append(InviteOutcome(email, None, error.message))
         return outcomes
 
-    def _new_invitation(self, user: Doc, account_name: str, resend_count: int, voided: list[str]) -> tuple[Doc, Doc]:
+    def _new_invitation(
+        self, user: Doc, account_name: str, resend_count: int, voided: list[str]
+    ) -> tuple[Doc, EmailMessage]:
         """A fresh invitation for `user` and the mail that carries its token."""
         now = self.clock.now()
         token = secrets.token_urlsafe(32)
@@ -367,12 +358,9 @@ class Identity:
             "email_preferences": dict(rules.DEFAULT_EMAIL_PREFERENCES),
             "created_at": self.clock.now(),
             "last_login_at": None,
-            "applied_events": [event_id] if event_id else [],
         }
         user["invitation"], mail = self._new_invitation(user, account["name"], 0, [])
-        user["_outbox"] = [events.invitation_sent(user, resend=False), mail]
-        await self.store.insert_user(user)
-        self._written()
+        await self.store.insert_user(user, [events.invitation_sent(user, resend=False), mail], event_id=event_id)
         return user
 
     async def _account_name(self, user: Doc) -> str:
@@ -397,16 +385,20 @@ class Identity:
             user, await self._account_name(user), old.get("resend_count", -1) + 1, voided
         )
         updated = {**user, "invitation": invitation, "status": "INVITED"}
-        saved = await self.store.update_user(
-            {"_id": user["_id"], "status": {"$in": ["INVITED", "INACTIVE"]}},
-            {"invitation": invitation, "status": "INVITED"},
-            [events.invitation_sent(updated, resend=bool(old)), mail],
-            event_id=event_id,
+        saved = await self.store.replace_invitation(
+            user["_id"], invitation, [events.invitation_sent(updated, resend=bool(old)), mail], event_id=event_id
         )
-        if saved is None:
-            raise Conflict("the user changed meanwhile; try again")
-        self._written()
-        return saved
+        return self._saved(saved, user, event_id)
+
+    @staticmethod
+    def _saved(saved: Doc | None, before: Doc, event_id: str) -> Doc:
+        """A conditional write that matched nothing: for a consumer, the event was applied before
+        (a redelivery, a no-op); for a request, the user changed meanwhile."""
+        if saved is not None:
+            return saved
+        if event_id:
+            return before
+        raise Conflict("the user changed meanwhile; try again")
 
     async def _managed_user(self, caller: Caller, user_id: str) -> Doc:
         user = await self.store.get_user(user_id)
@@ -416,17 +408,13 @@ class Identity:
         return user
 
     async def _refuse_if_last_admin(self, user: Doc) -> None:
-        if user["role"] == "ADMIN" and user["status"] == "ACTIVE" and user.get("account_id"):
-            others = await self.store.count_users(
-                {
-                    "account_id": user["account_id"],
-                    "role": "ADMIN",
-                    "status": "ACTIVE",
-                    "_id": {"$ne": user["_id"]},
-                }
-            )
-            if others == 0:
-                raise FailedPrecondition("the account must keep at least one active administrator", reason="LAST_ADMIN")
+        if (
+            user["role"] == "ADMIN"
+            and user["status"] == "ACTIVE"
+            and user.get("account_id")
+            and await self.store.count_other_active_admins(user["account_id"], user["_id"]) == 0
+        ):
+            raise FailedPrecondition("the account must keep at least one active administrator", reason="LAST_ADMIN")
 
     async def set_role(self, caller: Caller, user_id: str, role: str) -> Doc:
         user = await self._managed_user(caller, user_id)
@@ -439,41 +427,26 @@ class Identity:
         if role != "ADMIN":
             await self._refuse_if_last_admin(user)
         changed = {**user, "role": role}
-        saved = await self.store.update_user(
-            {"_id": user_id, "role": user["role"]},
-            {"role": role},
-            [events.user_role_changed(changed, user["role"], role)],
+        saved = await self.store.change_role(
+            user_id, user["role"], role, [events.user_role_changed(changed, user["role"], role)]
         )
-        if saved is None:
-            raise Conflict("the user changed meanwhile; try again")
-        self._written()
-        return saved
+        return self._saved(saved, user, "")
 
     async def deactivate(self, caller: Caller, user_id: str, reason: str = "deactivated by an administrator") -> Doc:
         user = await self._managed_user(caller, user_id)
         await self._refuse_if_last_admin(user)
-        saved = await self._deactivate(user, reason)
-        if saved is None:
-            raise Conflict("the user changed meanwhile; try again")
-        return saved
+        return await self._deactivate(user, reason)
 
-    async def _deactivate(self, user: Doc, reason: str, event_id: str = "") -> Doc | None:
+    async def _deactivate(self, user: Doc, reason: str, event_id: str = "") -> Doc:
         if user["status"] == "INACTIVE":
             return user
-        changes: Doc = {"status": "INACTIVE"}
-        if user.get("invitation", {}).get("status") == "PENDING":
-            changes["invitation.status"] = "REVOKED"
-        saved = await self.store.update_user(
-            {"_id": user["_id"], "status": user["status"]},
-            changes,
-            [events.user_deactivated(user, reason)],
-            unset=["password_reset"],
-            event_id=event_id,
+        pending = user.get("invitation", {}).get("status") == "PENDING"
+        saved = await self.store.deactivate_user(
+            user["_id"], user["status"], pending, [events.user_deactivated(user, reason)], event_id=event_id
         )
         if saved is not None:
             await self.store.revoke_user_sessions(user["_id"], self.clock.now())
-            self._written()
-        return saved
+        return self._saved(saved, user, event_id)
 
     async def activate(self, caller: Caller, user_id: str) -> Doc:
         user = await self._managed_user(caller, user_id)
@@ -485,16 +458,10 @@ class Identity:
         if not user.get("password_hash"):
             # never set a password: activation means a fresh invitation
             return await self._reinvite(user, event_id=event_id)
-        saved = await self.store.update_user(
-            {"_id": user["_id"], "status": "INACTIVE"},
-            {"status": "ACTIVE"},
-            [events.user_activated({**user, "status": "ACTIVE"})],
-            event_id=event_id,
+        saved = await self.store.reactivate_user(
+            user["_id"], [events.user_activated({**user, "status": "ACTIVE"})], event_id=event_id
         )
-        if saved is None:
-            raise Conflict("the user changed meanwhile; try again")
-        self._written()
-        return saved
+        return self._saved(saved, user, event_id)
 
     # --- invitations -----------------------------------------------------------------------
     async def invitation_info(self, token: str) -> tuple[Doc, str, str]:
@@ -517,28 +484,19 @@ class Identity:
         now = self.clock.now()
         rules.refuse_unusable_invitation(user["invitation"], token_hash, now)
         rules.check_password_policy(password, user["email"])
-        changes: Doc = {
-            "password_hash": await self._hash(password),
-            "status": "ACTIVE",
-            "invitation.status": "ACCEPTED",
-        }
+        changes: Doc = {"password_hash": await self._hash(password)}
         if name.strip():
             changes["name"] = rules.clean_name(name)
-        accepted = {**user, **{k: v for k, v in changes.items() if "." not in k}}
-        saved = await self.store.update_user(
-            {
-                "_id": user["_id"],
-                "status": "INVITED",
-                "invitation.token_hash": token_hash,
-                "invitation.status": "PENDING",
-                "invitation.expires_at": {"$gt": now},
-            },
-            {**changes, "last_login_at": now},
+        accepted = {**user, **changes, "status": "ACTIVE"}
+        saved = await self.store.accept_invitation(
+            user["_id"],
+            token_hash,
+            now,
+            changes,
             [events.invitation_accepted(accepted), events.user_activated(accepted)],
         )
         if saved is None:
             raise FailedPrecondition("this invitation was already used", reason="INVITATION_USED")
-        self._written()
         return await self._open_session(saved)
 
     # --- passwords -------------------------------------------------------------------------
@@ -558,13 +516,9 @@ class Identity:
             return
         token = secrets.token_urlsafe(32)
         expires_at = self.clock.now() + rules.RESET_TOKEN_TTL
-        saved = await self.store.update_user(
-            {"_id": user["_id"], "status": "ACTIVE"},
-            {"password_reset": {"token_hash": hash_secret(token), "expires_at": expires_at}},
-            [self.mail.password_reset(user, token, expires_at)],
+        await self.store.set_password_reset(
+            user["_id"], hash_secret(token), expires_at, [self.mail.password_reset(user, token, expires_at)]
         )
-        if saved is not None:
-            self._written()
 
     async def reset_password(self, token: str, new_password: str) -> None:
         token_hash = hash_secret(token)
@@ -575,11 +529,7 @@ class Identity:
         if as_utc(user["password_reset"]["expires_at"]) <= now:
             raise FailedPrecondition("this reset link has expired; ask for a new one", reason="RESET_TOKEN_EXPIRED")
         rules.check_password_policy(new_password, user["email"])
-        saved = await self.store.update_user(
-            {"_id": user["_id"], "status": "ACTIVE", "password_reset.token_hash": token_hash},
-            {"password_hash": await self._hash(new_password)},
-            unset=["password_reset"],
-        )
+        saved = await self.store.use_password_reset(user["_id"], token_hash, await self._hash(new_password))
         if saved is None:
             raise FailedPrecondition("this reset link is invalid or was already used", reason="RESET_TOKEN_INVALID")
         await self.store.revoke_user_sessions(user["_id"], now)
@@ -592,7 +542,7 @@ class Identity:
         rules.check_password_policy(new_password, user["email"])
         if current == new_password:
             raise InvalidInput("the new password must differ from the current one", reason="PASSWORD_UNCHANGED")
-        await self.store.update_user({"_id": user["_id"]}, {"password_hash": await self._hash(new_password)})
+        await self.store.set_password(user["_id"], await self._hash(new_password))
         await self.store.revoke_user_sessions(user["_id"], self.clock.now(), keep=caller.session_id)
 
     # --- preferences and announcements ------------------------------------------------------
@@ -600,9 +550,7 @@ class Identity:
         unknown = set(changes) - set(rules.DEFAULT_EMAIL_PREFERENCES)
         if unknown:
             raise InvalidInput(f"unknown preferences: {', '.join(sorted(unknown))}")
-        saved = await self.store.update_user(
-            {"_id": caller.user_id}, {f"email_preferences.{k}": bool(v) for k, v in changes.items()}
-        )
+        saved = await self.store.set_email_preferences(caller.user_id, changes)
         if saved is None:
             raise NotFound("user not found")
         return {**rules.DEFAULT_EMAIL_PREFERENCES, **saved.get("email_preferences", {})}
@@ -610,7 +558,7 @@ class Identity:
     async def publish_announcement(
         self, caller: Caller, kind: str, title: str, body: str, starts_at: datetime, ends_at: datetime | None
     ) -> Doc:
-        rules.require_support_admin(caller)
+        require_support_admin(caller)
         if kind not in rules.ANNOUNCEMENT_KINDS:
             raise InvalidInput("kind must be MAINTENANCE or INCIDENT")
         title = rules.clean_name(title, "title")
@@ -628,75 +576,66 @@ class Identity:
             "published_at": self.clock.now(),
             "published_by": caller.user_id,
         }
-        announcement["_outbox"] = [events.announcement_published(announcement)]
-        await self.store.insert_announcement(announcement)
-        self._written()
+        await self.store.insert_announcement(announcement, [events.announcement_published(announcement)])
         return announcement
 
     async def announcements(self, active_only: bool) -> list[Doc]:
-        query: Doc = {}
-        if active_only:
-            query = {"$or": [{"ends_at": None}, {"ends_at": {"$gt": self.clock.now()}}]}
-        return await self.store.list_announcements(query)
+        return await self.store.list_announcements(self.clock.now() if active_only else None)
 
     async def get_announcements(self, ids: list[str]) -> list[Doc]:
-        found = {a["_id"]: a for a in await self.store.get_announcements(ids[:100])}
-        return [found[i] for i in ids if i in found]
+        return await batch_get(ids, self.store.get_announcements, lambda _: True)
 
-    # --- reactions to other services' events (see consumers.py) -----------------------------
-    async def mail_announcement(self, announcement_id: str, event_id: str) -> int:
-        """Queue the announcement's mail for every active user who opted in to its kind. Each
-        user's mail is written to that user's outbox once per event, so a redelivery adds none."""
-        found = await self.store.get_announcements([announcement_id])
+    # --- reactions to other services' events (the table is in consumers.py) -------------------
+    async def on_announcement_published(self, event: Received[AnnouncementPublished]) -> None:
+        """Queue the announcement's mail for every active user who opted in to its kind, in each
+        user's own outbox once per event (a redelivery adds none)."""
+        found = await self.store.get_announcements([event.data.id])
         if not found:
-            return 0
+            return
         announcement = found[0]
         preference = "maintenance" if announcement["kind"] == "MAINTENANCE" else "incident"
-        recipients = await self.store.find_users({"status": "ACTIVE", f"email_preferences.{preference}": True})
-        queued = 0
-        for user in recipients:
-            if await self.store.update_user(
-                {"_id": user["_id"]}, {}, [self.mail.announcement(user, announcement)], event_id=event_id
-            ):
-                queued += 1
-        if queued:
-            self._written()
-        return queued
+        for user in await self.store.active_users_opted_in(preference):
+            await self.store.queue_mail_once(user["_id"], [self.mail.announcement(user, announcement)], event.id)
 
-    async def grant_portal_access(
-        self, event_id: str, contact_id: str, account_id: str, email: str, name: str, role: str
-    ) -> None:
-        user = await self.store.find_user_by_contact(contact_id)
+    async def on_contact_access_changed(self, event: Received[ContactPortalAccessChanged]) -> None:
+        contact = event.data
+        if contact.enabled:
+            await self._grant_portal_access(event.id, contact)
+        else:
+            await self._revoke_portal_access(event.id, contact.contact_id, "portal access disabled")
+
+    async def on_contact_deleted(self, event: Received[ContactDeleted]) -> None:
+        await self._revoke_portal_access(event.id, event.data.contact_id, "contact deleted")
+
+    async def _grant_portal_access(self, event_id: str, contact: ContactPortalAccessChanged) -> None:
+        user = await self.store.find_user_by_contact(contact.contact_id)
         if user is None:
-            user = await self.store.find_user_by_email(rules.login_email(email))
-            if user is not None and user.get("account_id") != account_id:
-                raise Forbidden(f"{email} is a user of another account")  # never retried into success
+            user = await self.store.find_user_by_email(rules.login_email(contact.email))
+            if user is not None and user.get("account_id") != contact.account_id:
+                raise Forbidden(f"{contact.email} is a user of another account")
         if user is None:
-            account = await self.store.get_account(account_id)
+            account = await self.store.get_account(contact.account_id)
             if account is None:
-                raise NotFound(f"account {account_id} not found")
-            role = role if role in rules.CUSTOMER_ROLES else "USER"
+                raise NotFound(f"account {contact.account_id} not found")
+            role = contact.role if contact.role in rules.CUSTOMER_ROLES else "USER"
             try:
                 await self._invite(
                     account,
-                    rules.normalize_email(email),
-                    rules.clean_name(name or email),
+                    rules.normalize_email(contact.email),
+                    rules.clean_name(contact.name or contact.email),
                     role,
-                    contact_id=contact_id,
+                    contact_id=contact.contact_id,
                     event_id=event_id,
                 )
             except Conflict:
-                return  # a redelivery raced the first delivery; that one created the user
+                return  # a redelivery raced the first delivery, which created the user
             return
-        if event_id in user.get("applied_events", []):
-            return
-        if user.get("contact_id") != contact_id:
-            user = await self.store.update_user({"_id": user["_id"]}, {"contact_id": contact_id}) or user
+        if user.get("contact_id") != contact.contact_id:
+            user = await self.store.link_contact(user["_id"], contact.contact_id) or user
         if user["status"] == "INACTIVE":
             await self._activate(user, event_id=event_id)
 
-    async def revoke_portal_access(self, event_id: str, contact_id: str, reason: str) -> None:
+    async def _revoke_portal_access(self, event_id: str, contact_id: str, reason: str) -> None:
         user = await self.store.find_user_by_contact(contact_id)
-        if user is None or event_id in user.get("applied_events", []):
-            return
-        await self._deactivate(user, reason, event_id=event_id)
+        if user is not None:
+            await self._deactivate(user, reason, event_id=event_id)

@@ -1,6 +1,7 @@
-"""Identity's events: the outbox entries it publishes (contract/events.md) and the mail it sends.
+"""What identity tells others: its events (contract/events.md, as catalog classes) and its mail.
 
-Consuming (contact events, announcement mail) lives in `consumers.py`.
+Both are handed to the store's writes, which put them in the changed document's outbox.
+Consuming lives in `consumers.py`.
 """
 
 from __future__ import annotations
@@ -9,82 +10,78 @@ from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 
+from portalkit.catalog import (
+    AnnouncementPublished,
+    InvitationAccepted,
+    InvitationSent,
+    UserActivated,
+    UserDeactivated,
+    UserRoleChanged,
+)
 from portalkit.events import iso_time
 from portalkit.mail import build_message
-from portalkit.outbox import event_entry, mail_entry
 
-SOURCE = "identity"
-Entry = dict[str, Any]
+User = dict[str, Any]
 
 
-def _user_event(event_type: str, user: dict[str, Any], data: dict[str, Any]) -> Entry:
-    base = {"userId": user["_id"], "accountId": user.get("account_id") or None}
-    if user.get("contact_id"):
-        base["contactId"] = user["contact_id"]
-    return event_entry(SOURCE, event_type, f"user/{user['_id']}", {**base, **data}, user.get("account_id", ""))
+def _about(user: User) -> dict[str, Any]:
+    return {
+        "user_id": user["_id"],
+        "account_id": user.get("account_id") or None,
+        "contact_id": user.get("contact_id") or None,
+    }
 
 
-def invitation_sent(user: dict[str, Any], resend: bool) -> Entry:
+def invitation_sent(user: User, resend: bool) -> InvitationSent:
     invitation = user["invitation"]
-    return _user_event(
-        "invitation.sent",
-        user,
-        {
-            "email": user["email"],
-            "role": user["role"],
-            "invitationId": invitation["id"],
-            "expiresAt": iso_time(invitation["expires_at"]),
-            "resend": resend,
-        },
+    return InvitationSent(
+        **_about(user),
+        email=user["email"],
+        role=user["role"],
+        invitation_id=invitation["id"],
+        expires_at=iso_time(invitation["expires_at"]),
+        resend=resend,
     )
 
 
-def invitation_accepted(user: dict[str, Any]) -> Entry:
-    return _user_event("invitation.accepted", user, {"invitationId": user["invitation"]["id"]})
+def invitation_accepted(user: User) -> InvitationAccepted:
+    return InvitationAccepted(**_about(user), invitation_id=user["invitation"]["id"])
 
 
-def user_activated(user: dict[str, Any]) -> Entry:
-    return _user_event("user.activated", user, {"email": user["email"], "role": user["role"]})
+def user_activated(user: User) -> UserActivated:
+    return UserActivated(**_about(user), email=user["email"], role=user["role"])
 
 
-def user_deactivated(user: dict[str, Any], reason: str) -> Entry:
-    return _user_event("user.deactivated", user, {"reason": reason})
+def user_deactivated(user: User, reason: str) -> UserDeactivated:
+    return UserDeactivated(**_about(user), reason=reason)
 
 
-def user_role_changed(user: dict[str, Any], old_role: str, new_role: str) -> Entry:
-    return _user_event("user.role_changed", user, {"oldRole": old_role, "newRole": new_role})
+def user_role_changed(user: User, old_role: str, new_role: str) -> UserRoleChanged:
+    return UserRoleChanged(**_about(user), old_role=old_role, new_role=new_role)
 
 
-def announcement_published(announcement: dict[str, Any]) -> Entry:
+def announcement_published(announcement: dict[str, Any]) -> AnnouncementPublished:
     ends_at = announcement.get("ends_at")
-    return event_entry(
-        SOURCE,
-        "announcement.published",
-        f"announcement/{announcement['_id']}",
-        {
-            "id": announcement["_id"],
-            "kind": announcement["kind"],
-            "title": announcement["title"],
-            "startsAt": iso_time(announcement["starts_at"]),
-            "endsAt": iso_time(ends_at) if ends_at else None,
-        },
+    return AnnouncementPublished(
+        id=announcement["_id"],
+        kind=announcement["kind"],
+        title=announcement["title"],
+        starts_at=iso_time(announcement["starts_at"]),
+        ends_at=iso_time(ends_at) if ends_at else None,
     )
 
 
 class IdentityMail:
-    """The mail identity sends; each becomes an outbox entry so it survives a crash."""
+    """The mail identity sends; each goes out through the outbox so it survives a crash."""
 
     def __init__(self, sender: str, public_url: str) -> None:
         self._sender = sender
         self._public_url = public_url.rstrip("/")
 
-    def _entry(self, to: str, subject: str, text: str) -> Entry:
-        message: EmailMessage = build_message(self._sender, to, subject, text)
-        return mail_entry(message)
-
-    def invitation(self, user: dict[str, Any], account_name: str, token: str, expires_at: datetime) -> Entry:
+    def invitation(self, user: User, account_name: str, token: str, expires_at: datetime) -> EmailMessage:
         link = f"{self._public_url}/accept-invitation?token={token}"
-        return self._entry(
+        return build_message(
+            self._sender,
             user["email"],
             f"You are invited to the {account_name} customer portal",
             f"Hello {user['name']},\n\nYou have been invited to the customer portal of {account_name}.\n"
@@ -92,9 +89,10 @@ class IdentityMail:
             f"The link works once and expires at {iso_time(expires_at)} (72 hours after it was sent).\n",
         )
 
-    def password_reset(self, user: dict[str, Any], token: str, expires_at: datetime) -> Entry:
+    def password_reset(self, user: User, token: str, expires_at: datetime) -> EmailMessage:
         link = f"{self._public_url}/reset-password?token={token}"
-        return self._entry(
+        return build_message(
+            self._sender,
             user["email"],
             "Reset your customer portal password",
             f"Hello {user['name']},\n\nSomeone asked to reset the password of your portal login.\n"
@@ -102,10 +100,11 @@ class IdentityMail:
             f"{iso_time(expires_at)}. If you did not ask for this, ignore this message.\n",
         )
 
-    def announcement(self, user: dict[str, Any], announcement: dict[str, Any]) -> Entry:
+    def announcement(self, user: User, announcement: dict[str, Any]) -> EmailMessage:
         ends = announcement.get("ends_at")
         window = f"From {iso_time(announcement['starts_at'])}" + (f" to {iso_time(ends)}" if ends else "")
-        return self._entry(
+        return build_message(
+            self._sender,
             user["email"],
             f"[{announcement['kind'].title()}] {announcement['title']}",
             f"{window}\n\n{announcement['body']}\n\n"

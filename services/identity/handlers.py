@@ -6,21 +6,16 @@ from typing import Any, TypeAlias
 
 import grpc.aio
 
-from portalkit.auth import Caller, TokenVerifier
+from portalkit.auth import Caller
 from portalkit.convert import from_timestamp, to_timestamp
-from portalkit.grpc_server import require_caller
-from portalkit.pagination import encode_token
+from portalkit.enums import enum_name
+from portalkit.grpc_server import caller as current_caller
 from protos.identity.v1 import identity_pb2 as pb
 from protos.identity.v1 import identity_pb2_grpc as pb_grpc
 from services.identity import rules
 from services.identity.domain import Identity, Session
 
 Context: TypeAlias = grpc.aio.ServicerContext
-
-
-def enum_name(enum: Any, value: int) -> str:
-    """Proto enum number -> its name, '' for the UNSPECIFIED zero value."""
-    return "" if value == 0 else str(enum.Name(value))
 
 
 def account_message(account: dict[str, Any]) -> pb.Account:
@@ -90,13 +85,24 @@ def announcement_message(announcement: dict[str, Any]) -> pb.Announcement:
     return message
 
 
-class IdentityHandlers(pb_grpc.IdentityServiceServicer):
-    def __init__(self, identity: Identity, verifier: TokenVerifier) -> None:
-        self.identity = identity
-        self.verifier = verifier
+# Callable without an access token; every other method is guarded by the server (portalkit).
+PUBLIC_METHODS = frozenset(
+    {
+        "Login",
+        "RefreshSession",
+        "Logout",
+        "GetSigningKeys",
+        "GetInvitationInfo",
+        "AcceptInvitation",
+        "RequestPasswordReset",
+        "ResetPassword",
+    }
+)
 
-    async def _caller(self, context: Context) -> Caller:
-        return await self.identity.current_caller(await require_caller(self.verifier, context))
+
+class IdentityHandlers(pb_grpc.IdentityServiceServicer):
+    def __init__(self, identity: Identity) -> None:
+        self.identity = identity
 
     def _now(self) -> Any:
         return self.identity.clock.now()
@@ -127,21 +133,21 @@ class IdentityHandlers(pb_grpc.IdentityServiceServicer):
 
     # reads
     async def GetMe(self, request: pb.GetMeRequest, context: Context) -> pb.User:
-        caller, user = await self.identity.authenticate(await require_caller(self.verifier, context))
-        return user_message(user, caller, self._now())
+        caller = current_caller()
+        return user_message(await self.identity.me(caller), caller, self._now())
 
     async def GetUser(self, request: pb.GetUserRequest, context: Context) -> pb.User:
-        caller = await self._caller(context)
+        caller = current_caller()
         return user_message(await self.identity.get_user(caller, request.id), caller, self._now())
 
     async def BatchGetUsers(self, request: pb.BatchGetUsersRequest, context: Context) -> pb.BatchGetUsersResponse:
-        caller = await self._caller(context)
+        caller = current_caller()
         users = await self.identity.get_users(caller, list(request.ids))
         return pb.BatchGetUsersResponse(users=[user_message(u, caller, self._now()) for u in users])
 
     async def ListUsers(self, request: pb.ListUsersRequest, context: Context) -> pb.ListUsersResponse:
-        caller = await self._caller(context)
-        users, token, total = await self.identity.list_users(
+        caller = current_caller()
+        page = await self.identity.list_users(
             caller,
             request.account_id,
             enum_name(pb.UserStatus, request.status),
@@ -152,14 +158,14 @@ class IdentityHandlers(pb_grpc.IdentityServiceServicer):
         )
         now = self._now()
         return pb.ListUsersResponse(
-            users=[user_message(u, caller, now) for u in users],
-            next_page_token=token,
-            total_count=total,
-            cursors=[encode_token(u["_id"]) for u in users],
+            users=[user_message(u, caller, now) for u in page.docs],
+            next_page_token=page.next_token,
+            total_count=page.total,
+            cursors=page.cursors,
         )
 
     async def BatchListUsers(self, request: pb.BatchListUsersRequest, context: Context) -> pb.BatchListUsersResponse:
-        caller = await self._caller(context)
+        caller = current_caller()
         pages = await self.identity.list_users_of_accounts(
             caller,
             list(request.account_ids),
@@ -173,55 +179,53 @@ class IdentityHandlers(pb_grpc.IdentityServiceServicer):
             pages=[
                 pb.UserPage(
                     account_id=account_id,
-                    users=[user_message(u, caller, now) for u in users],
-                    next_page_token=token,
-                    total_count=total,
-                    cursors=[encode_token(u["_id"]) for u in users],
+                    users=[user_message(u, caller, now) for u in page.docs],
+                    next_page_token=page.next_token,
+                    total_count=page.total,
+                    cursors=page.cursors,
                 )
-                for account_id, users, token, total in pages
+                for account_id, page in pages
             ]
         )
 
     async def GetAccount(self, request: pb.GetAccountRequest, context: Context) -> pb.Account:
-        caller = await self._caller(context)
+        caller = current_caller()
         return account_message(await self.identity.get_account(caller, request.id))
 
     async def BatchGetAccounts(
         self, request: pb.BatchGetAccountsRequest, context: Context
     ) -> pb.BatchGetAccountsResponse:
-        caller = await self._caller(context)
+        caller = current_caller()
         accounts = await self.identity.get_accounts(caller, list(request.ids))
         return pb.BatchGetAccountsResponse(accounts=[account_message(a) for a in accounts])
 
     async def ListAccounts(self, request: pb.ListAccountsRequest, context: Context) -> pb.ListAccountsResponse:
-        caller = await self._caller(context)
-        accounts, token, total = await self.identity.list_accounts(
-            caller, request.search, request.page_size, request.page_token
-        )
+        caller = current_caller()
+        page = await self.identity.list_accounts(caller, request.search, request.page_size, request.page_token)
         return pb.ListAccountsResponse(
-            accounts=[account_message(a) for a in accounts],
-            next_page_token=token,
-            total_count=total,
-            cursors=[encode_token(a["_id"]) for a in accounts],
+            accounts=[account_message(a) for a in page.docs],
+            next_page_token=page.next_token,
+            total_count=page.total,
+            cursors=page.cursors,
         )
 
     async def ListAccountAdmins(
         self, request: pb.ListAccountAdminsRequest, context: Context
     ) -> pb.ListAccountAdminsResponse:
-        caller = await self._caller(context)
+        caller = current_caller()
         admins = await self.identity.account_admins(caller, list(request.account_ids))
         return pb.ListAccountAdminsResponse(admins=[user_message(u, caller, self._now()) for u in admins])
 
     # administration
     async def CreateAccount(self, request: pb.CreateAccountRequest, context: Context) -> pb.Account:
-        caller = await self._caller(context)
+        caller = current_caller()
         account = await self.identity.create_account(
             caller, request.name, request.number, request.admin_email, request.admin_name
         )
         return account_message(account)
 
     async def CreateStaffUser(self, request: pb.CreateStaffUserRequest, context: Context) -> pb.User:
-        caller = await self._caller(context)
+        caller = current_caller()
         user = await self.identity.create_staff_user(
             caller,
             request.email,
@@ -232,7 +236,7 @@ class IdentityHandlers(pb_grpc.IdentityServiceServicer):
         return user_message(user, caller, self._now())
 
     async def InviteUsers(self, request: pb.InviteUsersRequest, context: Context) -> pb.InviteUsersResponse:
-        caller = await self._caller(context)
+        caller = current_caller()
         rows = [(r.email, r.name, enum_name(pb.Role, r.role)) for r in request.rows]
         outcomes = await self.identity.invite_users(caller, request.account_id, rows)
         now = self._now()
@@ -245,21 +249,21 @@ class IdentityHandlers(pb_grpc.IdentityServiceServicer):
         return pb.InviteUsersResponse(results=results)
 
     async def ResendInvitation(self, request: pb.UserIdRequest, context: Context) -> pb.Invitation:
-        caller = await self._caller(context)
+        caller = current_caller()
         user = await self.identity.resend_invitation(caller, request.user_id)
         return invitation_message(user, self._now())
 
     async def SetUserRole(self, request: pb.SetUserRoleRequest, context: Context) -> pb.User:
-        caller = await self._caller(context)
+        caller = current_caller()
         user = await self.identity.set_role(caller, request.user_id, enum_name(pb.Role, request.role))
         return user_message(user, caller, self._now())
 
     async def DeactivateUser(self, request: pb.UserIdRequest, context: Context) -> pb.User:
-        caller = await self._caller(context)
+        caller = current_caller()
         return user_message(await self.identity.deactivate(caller, request.user_id), caller, self._now())
 
     async def ActivateUser(self, request: pb.UserIdRequest, context: Context) -> pb.User:
-        caller = await self._caller(context)
+        caller = current_caller()
         return user_message(await self.identity.activate(caller, request.user_id), caller, self._now())
 
     # invitations and passwords (public ones first)
@@ -284,20 +288,20 @@ class IdentityHandlers(pb_grpc.IdentityServiceServicer):
         return pb.Done(ok=True)
 
     async def ChangePassword(self, request: pb.ChangePasswordRequest, context: Context) -> pb.Done:
-        caller = await self._caller(context)
+        caller = current_caller()
         await self.identity.change_password(caller, request.current_password, request.new_password)
         return pb.Done(ok=True)
 
     async def UpdateEmailPreferences(
         self, request: pb.UpdateEmailPreferencesRequest, context: Context
     ) -> pb.EmailPreferences:
-        caller = await self._caller(context)
+        caller = current_caller()
         changes = {field.name: value for field, value in request.ListFields()}
         return preferences_message(await self.identity.update_email_preferences(caller, changes))
 
     # announcements
     async def PublishAnnouncement(self, request: pb.PublishAnnouncementRequest, context: Context) -> pb.Announcement:
-        caller = await self._caller(context)
+        caller = current_caller()
         announcement = await self.identity.publish_announcement(
             caller,
             enum_name(pb.AnnouncementKind, request.kind),
@@ -311,13 +315,11 @@ class IdentityHandlers(pb_grpc.IdentityServiceServicer):
     async def ListAnnouncements(
         self, request: pb.ListAnnouncementsRequest, context: Context
     ) -> pb.ListAnnouncementsResponse:
-        await self._caller(context)
         found = await self.identity.announcements(request.active_only)
         return pb.ListAnnouncementsResponse(announcements=[announcement_message(a) for a in found])
 
     async def BatchGetAnnouncements(
         self, request: pb.BatchGetAnnouncementsRequest, context: Context
     ) -> pb.ListAnnouncementsResponse:
-        await self._caller(context)
         found = await self.identity.get_announcements(list(request.ids))
         return pb.ListAnnouncementsResponse(announcements=[announcement_message(a) for a in found])

@@ -11,14 +11,17 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 from zxcvbn import zxcvbn
 
+from portalkit.access import can_manage_account
 from portalkit.auth import STAFF_ROLES, Caller
 from portalkit.clock import as_utc
+from portalkit.enums import enum_names
 from portalkit.errors import FailedPrecondition, Forbidden, InvalidInput
+from protos.identity.v1 import identity_pb2 as pb
 
-CUSTOMER_ROLES = frozenset({"USER", "MANAGER", "ADMIN"})
-ALL_ROLES = CUSTOMER_ROLES | STAFF_ROLES
-TEAMS = frozenset({"CUSTOMER_CARE", "TIER2", "PRODUCT_SUPPORT", "CLIENT_SUCCESS"})
-ANNOUNCEMENT_KINDS = frozenset({"MAINTENANCE", "INCIDENT"})
+ALL_ROLES = frozenset(enum_names(pb.Role))
+CUSTOMER_ROLES = ALL_ROLES - STAFF_ROLES
+TEAMS = frozenset(enum_names(pb.SupportTeam))
+ANNOUNCEMENT_KINDS = frozenset(enum_names(pb.AnnouncementKind))
 
 INVITATION_TTL = timedelta(hours=72)
 RESET_TOKEN_TTL = timedelta(hours=1)
@@ -88,25 +91,6 @@ def check_customer_role(role: str) -> str:
 # --- permissions (design.md section 4) ------------------------------------------------------
 
 
-def require_support_admin(caller: Caller) -> None:
-    if caller.role != "SUPPORT_ADMIN":
-        raise Forbidden("only a support administrator may do this")
-
-
-def require_staff(caller: Caller) -> None:
-    if not caller.is_staff:
-        raise Forbidden("only support staff may do this")
-
-
-def can_read_account(caller: Caller, account_id: str) -> bool:
-    return caller.is_staff or caller.account_id == account_id
-
-
-def require_account_read(caller: Caller, account_id: str) -> None:
-    if not can_read_account(caller, account_id):
-        raise Forbidden("not your account")
-
-
 def require_user_listing(caller: Caller, account_id: str) -> None:
     """ADMIN of the account; AGENT reads; SUPPORT_ADMIN everything."""
     if caller.is_staff:
@@ -117,17 +101,13 @@ def require_user_listing(caller: Caller, account_id: str) -> None:
 
 def require_user_management(caller: Caller, target: dict[str, Any]) -> None:
     """Invite/resend, change role, deactivate/activate: ADMIN of the same account or SUPPORT_ADMIN."""
-    if caller.role == "SUPPORT_ADMIN":
-        return
-    if caller.role == "ADMIN" and target.get("account_id") and target["account_id"] == caller.account_id:
-        return
-    raise Forbidden("you may not manage this user")
+    if not can_manage_account(caller, target.get("account_id", "")):
+        raise Forbidden("you may not manage this user")
 
 
 def require_account_management(caller: Caller, account_id: str) -> None:
-    if caller.role == "SUPPORT_ADMIN" or (caller.role == "ADMIN" and caller.account_id == account_id):
-        return
-    raise Forbidden("only an administrator of the account may manage its users")
+    if not can_manage_account(caller, account_id):
+        raise Forbidden("only an administrator of the account may manage its users")
 
 
 def can_read_user(caller: Caller, user: dict[str, Any]) -> bool:

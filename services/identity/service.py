@@ -1,48 +1,67 @@
-"""Wires the identity service: store, domain, handlers, consumers, outbox relay, gRPC server."""
+"""The identity service's composition root: `build(settings)` wires store, domain, handlers,
+consumers and the kit's Service (relay, guarded server)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-import grpc.aio
-
-from portalkit.auth import TokenIssuer, TokenVerifier
-from portalkit.outbox import OutboxRelay
-from portalkit.runtime import RunningService, ServiceDeps, serve
+from portalkit.auth import Caller, PublicKey, TokenIssuer, TokenVerifier
+from portalkit.config import ServiceSettings
+from portalkit.service import GrpcApi, Infrastructure, Service
 from protos.identity.v1 import identity_pb2, identity_pb2_grpc
-from services.identity.consumers import IdentityConsumers
+from services.identity.consumers import consumers
 from services.identity.domain import Identity, password_hasher
 from services.identity.events import IdentityMail
-from services.identity.handlers import IdentityHandlers
+from services.identity.handlers import PUBLIC_METHODS, IdentityHandlers
 from services.identity.store import IdentityStore
 
 
-async def start(deps: ServiceDeps, address: str) -> RunningService:
-    settings = deps.settings
-    store = IdentityStore(deps.db)
-    await store.ensure_indexes()
+class IdentitySettings(ServiceSettings):
+    service = "identity"
+    # PEM private key identity signs access tokens with; generated per process when empty.
+    jwt_private_key: str = ""
+    access_token_ttl_seconds: int = 600
+    refresh_token_ttl_seconds: int = 14 * 24 * 3600
+    # "fast" lowers argon2 cost; for tests only.
+    argon2_profile: str = "standard"
+
+
+def build(settings: IdentitySettings, infra: Infrastructure | None = None) -> Service:
+    infra = (infra or Infrastructure()).complete(settings)
+    store = IdentityStore(infra.db)
     issuer = TokenIssuer(settings.jwt_private_key)
-
-    async def own_keys() -> list:  # identity verifies with its own key, no network hop
-        return [issuer.public_key]
-
-    verifier = TokenVerifier(own_keys)
     identity = Identity(
         store,
         issuer,
         IdentityMail(settings.mail_from, settings.public_url),
-        deps.clock,
+        infra.clock,
         password_hasher(settings.argon2_profile),
-        access_ttl=timedelta(seconds=settings.access_token_ttl_seconds),
+        access_ttl=timedelta(seconds=min(settings.access_token_ttl_seconds, 600)),
         refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
     )
-    relay = OutboxRelay(store.outbox_collections, deps.bus, deps.mailer, settings.outbox_poll_seconds)
-    identity.after_write.append(relay.wake)
-    handlers = IdentityHandlers(identity, verifier)
 
-    def register(server: grpc.aio.Server) -> list[str]:
-        identity_pb2_grpc.add_IdentityServiceServicer_to_server(handlers, server)
-        return [identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name]
+    async def own_keys() -> list[PublicKey]:  # identity verifies with its own key, no network hop
+        return [issuer.public_key]
 
-    await IdentityConsumers(identity).subscribe(deps.bus)
-    return await serve(deps, address, register, store.outbox_collections, {"domain": identity, "store": store}, relay)
+    verifier = TokenVerifier(own_keys)
+
+    async def authenticate(token: str) -> Caller:
+        # identity's own calls also require the login session to be live (logout, deactivation)
+        return await identity.current_caller(await verifier.verify(token))
+
+    return Service(
+        settings=settings,
+        infra=infra,
+        api=GrpcApi(
+            IdentityHandlers(identity),
+            identity_pb2_grpc.add_IdentityServiceServicer_to_server,
+            identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name,
+            PUBLIC_METHODS,
+        ),
+        authenticate=authenticate,
+        aggregates=store.aggregates,
+        consumers=consumers(identity),
+        on_start=[store.ensure_indexes],
+        domain=identity,
+        store=store,
+    )

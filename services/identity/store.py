@@ -1,7 +1,8 @@
-"""Every MongoDB call of the identity service. Domain code decides; this module reads and writes.
+"""Every MongoDB call of the identity service, each a method named for what it does. The domain
+decides; this module reads and writes (and is the only place that knows the documents' shape).
 
 Documents:
-- accounts:      {_id: acc_…, number, name, name_lower, created_at}
+- accounts:      {_id: acc_…, number, number_lower, name, name_lower, created_at, _outbox[]}
 - users:         {_id: usr_…, email, name, role, status, team, account_id, contact_id, password_hash,
                   invitation{id,status,token_hash,voided_token_hashes,sent_at,expires_at,resend_count},
                   password_reset{token_hash, expires_at}, email_preferences{…}, created_at,
@@ -20,24 +21,25 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
+from portalkit.auth import STAFF_ROLES
 from portalkit.errors import Conflict
 from portalkit.mongo import Document, TracedCollection
-from portalkit.outbox import push_entries
-from portalkit.pagination import fetch_page
+from portalkit.outbox import AggregateCollection, Outgoing
+from portalkit.pagination import Page, fetch_page
 
-Entries = list[dict[str, Any]]
+STAFF = sorted(STAFF_ROLES)
 
 
 class IdentityStore:
     def __init__(self, db: Any) -> None:
-        self.accounts = TracedCollection(db, "accounts")
-        self.users = TracedCollection(db, "users")
+        self.accounts = AggregateCollection(db, "accounts")
+        self.users = AggregateCollection(db, "users")
+        self.announcements = AggregateCollection(db, "announcements")
         self.sessions = TracedCollection(db, "sessions")
         self.throttle = TracedCollection(db, "throttle")
-        self.announcements = TracedCollection(db, "announcements")
 
     @property
-    def outbox_collections(self) -> list[TracedCollection]:
+    def aggregates(self) -> list[AggregateCollection]:
         return [self.users, self.announcements, self.accounts]
 
     async def ensure_indexes(self) -> None:
@@ -52,9 +54,9 @@ class IdentityStore:
         await self.sessions.ensure_index([("user_id", 1)])
 
     # accounts ---------------------------------------------------------------------------------
-    async def insert_account(self, account: Document) -> None:
+    async def insert_account(self, account: Document, outgoing: Outgoing = ()) -> None:
         try:
-            await self.accounts.insert_one(account)
+            await self.accounts.insert(account, outgoing)
         except DuplicateKeyError as exc:
             raise Conflict(f"account number {account['number']} is taken") from exc
 
@@ -67,17 +69,20 @@ class IdentityStore:
     async def get_accounts(self, ids: list[str]) -> list[Document]:
         return await self.accounts.find_many({"_id": {"$in": ids}})
 
-    async def list_accounts(self, search: str, size: int, token: str) -> tuple[list[Document], str, int]:
+    async def find_account_by_number(self, number: str) -> Document | None:
+        return await self.accounts.find_one({"number": number})
+
+    async def list_accounts(self, search: str, size: int, token: str) -> Page:
         query: dict[str, Any] = {}
         if search:
             pattern = re.escape(search.lower())
             query = {"$or": [{"name_lower": {"$regex": pattern}}, {"number_lower": {"$regex": pattern}}]}
         return await fetch_page(self.accounts, query, size, token)
 
-    # users ------------------------------------------------------------------------------------
-    async def insert_user(self, user: Document) -> None:
+    # users: reads -----------------------------------------------------------------------------
+    async def insert_user(self, user: Document, outgoing: Outgoing = (), *, event_id: str = "") -> None:
         try:
-            await self.users.insert_one(user)
+            await self.users.insert(user, outgoing, event_id=event_id)
         except DuplicateKeyError as exc:
             raise Conflict(f"{user['email']} already has a user", reason="EMAIL_TAKEN") from exc
 
@@ -101,46 +106,119 @@ class IdentityStore:
     async def find_user_by_reset_token(self, token_hash: str) -> Document | None:
         return await self.users.find_one({"password_reset.token_hash": token_hash})
 
-    async def list_users(self, query: dict[str, Any], size: int, token: str) -> tuple[list[Document], str, int]:
+    async def list_users(self, *, account_id: str, staff: bool, status: str, role: str, size: int, token: str) -> Page:
+        """A page of an account's users (`account_id`), of staff users (`staff`), or of everyone."""
+        query: dict[str, Any] = {}
+        if staff:
+            query["role"] = {"$in": STAFF}
+        elif account_id:
+            query["account_id"] = account_id
+        if status:
+            query["status"] = status
+        if role:
+            query["role"] = role if not staff or role in STAFF_ROLES else {"$in": []}
         return await fetch_page(self.users, query, size, token)
 
-    async def find_users(self, query: dict[str, Any], limit: int = 0) -> list[Document]:
-        return await self.users.find_many(query, sort=[("_id", 1)], limit=limit)
+    async def active_admins_of(self, account_ids: list[str], limit: int) -> list[Document]:
+        return await self.users.find_many(
+            {"account_id": {"$in": account_ids}, "role": "ADMIN", "status": "ACTIVE"}, sort=[("_id", 1)], limit=limit
+        )
 
-    async def count_users(self, query: dict[str, Any]) -> int:
-        return await self.users.count(query)
+    async def count_other_active_admins(self, account_id: str, user_id: str) -> int:
+        return await self.users.count(
+            {"account_id": account_id, "role": "ADMIN", "status": "ACTIVE", "_id": {"$ne": user_id}}
+        )
 
-    async def update_user(
-        self,
-        condition: dict[str, Any],
-        changes: dict[str, Any],
-        outbox: Entries = (),  # type: ignore[assignment]
-        *,
-        unset: list[str] = (),  # type: ignore[assignment]
-        event_id: str = "",
-        extra: dict[str, Any] | None = None,
+    async def active_users_opted_in(self, preference: str) -> list[Document]:
+        return await self.users.find_many(
+            {"status": "ACTIVE", f"email_preferences.{preference}": True}, sort=[("_id", 1)]
+        )
+
+    # users: changes (each one conditional write; None when the user changed meanwhile) -------
+    async def record_login(self, user_id: str, now: datetime, new_password_hash: str = "") -> Document | None:
+        changes: Document = {"last_login_at": now}
+        if new_password_hash:
+            changes["password_hash"] = new_password_hash
+        return await self.users.change({"_id": user_id}, {"$set": changes})
+
+    async def change_role(self, user_id: str, old_role: str, new_role: str, outgoing: Outgoing) -> Document | None:
+        return await self.users.change({"_id": user_id, "role": old_role}, {"$set": {"role": new_role}}, outgoing)
+
+    async def deactivate_user(
+        self, user_id: str, status: str, revoke_invitation: bool, outgoing: Outgoing, *, event_id: str = ""
     ) -> Document | None:
-        """Apply `changes` to the one user matching `condition` and append `outbox` in the same
-        atomic update. With `event_id`, the update happens only once per event (redelivery no-op).
-        Returns the user after the update, or None when nothing matched."""
-        update: dict[str, Any] = {}
-        if changes:
-            update["$set"] = changes
-        if unset:
-            update["$unset"] = dict.fromkeys(unset, "")
-        push: dict[str, Any] = {}
-        if outbox:
-            push.update(push_entries(list(outbox)))
-        if event_id:
-            condition = {**condition, "applied_events": {"$ne": event_id}}
-            push["applied_events"] = {"$each": [event_id], "$slice": -200}
-        if push:
-            update["$push"] = push
-        if extra:
-            update.update(extra)
-        if not update:
-            return await self.users.find_one(condition)
-        return await self.users.find_one_and_update(condition, update)
+        """INACTIVE from `status`; the pending invitation revoked and any reset link voided."""
+        changes: Document = {"status": "INACTIVE"}
+        if revoke_invitation:
+            changes["invitation.status"] = "REVOKED"
+        return await self.users.change(
+            {"_id": user_id, "status": status},
+            {"$set": changes, "$unset": {"password_reset": ""}},
+            outgoing,
+            event_id=event_id,
+        )
+
+    async def reactivate_user(self, user_id: str, outgoing: Outgoing, *, event_id: str = "") -> Document | None:
+        return await self.users.change(
+            {"_id": user_id, "status": "INACTIVE"}, {"$set": {"status": "ACTIVE"}}, outgoing, event_id=event_id
+        )
+
+    async def replace_invitation(
+        self, user_id: str, invitation: Document, outgoing: Outgoing, *, event_id: str = ""
+    ) -> Document | None:
+        """A fresh invitation for a user who has not accepted (INVITED) or was deactivated."""
+        return await self.users.change(
+            {"_id": user_id, "status": {"$in": ["INVITED", "INACTIVE"]}},
+            {"$set": {"invitation": invitation, "status": "INVITED"}},
+            outgoing,
+            event_id=event_id,
+        )
+
+    async def accept_invitation(
+        self, user_id: str, token_hash: str, now: datetime, changes: Document, outgoing: Outgoing
+    ) -> Document | None:
+        """Only while that very invitation is pending and unexpired."""
+        return await self.users.change(
+            {
+                "_id": user_id,
+                "status": "INVITED",
+                "invitation.token_hash": token_hash,
+                "invitation.status": "PENDING",
+                "invitation.expires_at": {"$gt": now},
+            },
+            {"$set": {**changes, "status": "ACTIVE", "invitation.status": "ACCEPTED", "last_login_at": now}},
+            outgoing,
+        )
+
+    async def set_password_reset(
+        self, user_id: str, token_hash: str, expires_at: datetime, outgoing: Outgoing
+    ) -> Document | None:
+        return await self.users.change(
+            {"_id": user_id, "status": "ACTIVE"},
+            {"$set": {"password_reset": {"token_hash": token_hash, "expires_at": expires_at}}},
+            outgoing,
+        )
+
+    async def use_password_reset(self, user_id: str, token_hash: str, password_hash: str) -> Document | None:
+        return await self.users.change(
+            {"_id": user_id, "status": "ACTIVE", "password_reset.token_hash": token_hash},
+            {"$set": {"password_hash": password_hash}, "$unset": {"password_reset": ""}},
+        )
+
+    async def set_password(self, user_id: str, password_hash: str) -> Document | None:
+        return await self.users.change({"_id": user_id}, {"$set": {"password_hash": password_hash}})
+
+    async def set_email_preferences(self, user_id: str, changes: dict[str, bool]) -> Document | None:
+        return await self.users.change(
+            {"_id": user_id}, {"$set": {f"email_preferences.{k}": bool(v) for k, v in changes.items()}}
+        )
+
+    async def link_contact(self, user_id: str, contact_id: str) -> Document | None:
+        return await self.users.change({"_id": user_id}, {"$set": {"contact_id": contact_id}})
+
+    async def queue_mail_once(self, user_id: str, outgoing: Outgoing, event_id: str) -> bool:
+        """Queue mail in the user's outbox, once per event."""
+        return await self.users.change({"_id": user_id}, {}, outgoing, event_id=event_id) is not None
 
     # sessions ---------------------------------------------------------------------------------
     async def insert_session(self, session: Document) -> None:
@@ -179,8 +257,8 @@ class IdentityStore:
     async def get_throttle(self, keys: list[str]) -> list[Document]:
         return await self.throttle.find_many({"_id": {"$in": keys}})
 
-    async def set_throttle(self, key: str, state: dict[str, Any]) -> None:
-        await self.throttle.update_one({"_id": key}, {"$set": state}, upsert=True)
+    async def lock_throttle(self, key: str, until: datetime) -> None:
+        await self.throttle.update_one({"_id": key}, {"$set": {"locked_until": until}}, upsert=True)
 
     async def increment_throttle(self, key: str, window_start_before: datetime, now: datetime) -> Document:
         """Count one failure in the current window (starting a new window when the old one ended)."""
@@ -200,10 +278,14 @@ class IdentityStore:
         await self.throttle.delete_one({"_id": key})
 
     # announcements ----------------------------------------------------------------------------
-    async def insert_announcement(self, announcement: Document) -> None:
-        await self.announcements.insert_one(announcement)
+    async def insert_announcement(self, announcement: Document, outgoing: Outgoing) -> None:
+        await self.announcements.insert(announcement, outgoing)
 
-    async def list_announcements(self, query: dict[str, Any]) -> list[Document]:
+    async def list_announcements(self, active_at: datetime | None) -> list[Document]:
+        """Newest first; with `active_at`, only those not ended by then."""
+        query: dict[str, Any] = {}
+        if active_at is not None:
+            query = {"$or": [{"ends_at": None}, {"ends_at": {"$gt": active_at}}]}
         return await self.announcements.find_many(query, sort=[("starts_at", -1)], limit=100)
 
     async def get_announcements(self, ids: list[str]) -> list[Document]:

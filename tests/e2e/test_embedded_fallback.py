@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from devstack.embedded import start_stack
-from portalkit import config
 from portalkit.events import InProcessBus
 from services.identity.demo import load_demo
 from tests.support.graphql import GraphQLClient
@@ -17,17 +16,17 @@ from tests.support.mailbox import free_port
 
 
 async def test_embedded_stack_uses_the_in_process_bus_when_rabbitmq_is_unreachable(stack, tmp_path):
-    settings = config.PortalSettings(
-        amqp_url=f"amqp://guest:guest@127.0.0.1:{free_port()}/",
-        mail_dir=str(tmp_path),
-        argon2_profile="fast",
-        outbox_poll_seconds=0.2,
-    )
+    settings = {
+        "amqp_url": f"amqp://guest:guest@127.0.0.1:{free_port()}/",
+        "mail_dir": str(tmp_path),
+        "argon2_profile": "fast",
+        "outbox_poll_seconds": 0.2,
+    }
     embedded = await start_stack(settings, allow_in_process_bus=True)
     try:
         assert all(isinstance(bus, InProcessBus) for bus in embedded.buses)
         assert len({id(bus) for bus in embedded.buses}) == 1  # one shared stand-in
-        await load_demo(embedded.services["identity"].extras["domain"])
+        await load_demo(embedded.services["identity"].domain)
         async with httpx.AsyncClient(base_url=embedded.gateway_url, timeout=20) as http:
             gql = GraphQLClient(http)
             user = await gql.token("user@acme.test")

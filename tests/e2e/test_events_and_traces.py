@@ -10,6 +10,7 @@ from datetime import datetime
 import aio_pika
 from opentelemetry.trace import SpanKind
 
+from portalkit.catalog import ContactPortalAccessChanged
 from portalkit.events import DEAD_LETTER_QUEUE, EXCHANGE, new_envelope
 from tests.support.events import tap
 
@@ -109,7 +110,7 @@ async def test_one_request_is_one_trace_through_grpc_mongo_publish_and_consume(g
 async def test_state_change_while_broker_is_cut_publishes_when_it_returns(gql, stack, broker_proxy, direct_amqp_url):
     admin = await gql.token("admin@acme.test")
     user_id = await _invite(gql, admin)
-    identity_store = stack.services["identity"].extras["store"]
+    identity_store = stack.services["identity"].store
     async with tap(direct_amqp_url, ["user.role_changed"]) as events:
         broker_proxy.cut()
         try:
@@ -127,22 +128,13 @@ async def test_state_change_while_broker_is_cut_publishes_when_it_returns(gql, s
 
 
 async def test_duplicate_delivery_changes_nothing(gql, demo, direct_amqp_url, stack):
-    acme = (await stack.services["identity"].extras["store"].find_user_by_email("admin@acme.test"))["account_id"]
+    acme = (await stack.services["identity"].store.find_user_by_email("admin@acme.test"))["account_id"]
     contact_id = f"con_{uuid.uuid4().hex[:12]}"
     email = f"dup.{uuid.uuid4().hex[:6]}@acme.test"
     envelope = new_envelope(
-        "contacts",
-        "contact.portal_access_changed",
-        f"contact/{contact_id}",
-        {
-            "contactId": contact_id,
-            "accountId": acme,
-            "email": email,
-            "name": "Dee Dup",
-            "enabled": True,
-            "role": "USER",
-        },
-        acme,
+        ContactPortalAccessChanged(
+            contact_id=contact_id, account_id=acme, email=email, name="Dee Dup", enabled=True, role="USER"
+        )
     )
     async with tap(direct_amqp_url, ["invitation.sent"]) as events:
         for _ in range(3):
@@ -153,8 +145,8 @@ async def test_duplicate_delivery_changes_nothing(gql, demo, direct_amqp_url, st
         await asyncio.sleep(1.5)
         sent = [e for e in events.of_type("invitation.sent") if e["data"].get("contactId") == contact_id]
     assert len(sent) == 1
-    users = await stack.services["identity"].extras["store"].find_users({"contact_id": contact_id})
-    assert len(users) == 1 and users[0]["status"] == "INVITED"
+    user = await stack.services["identity"].store.find_user_by_contact(contact_id)
+    assert user["status"] == "INVITED" and user["applied_events"] == [envelope["id"]]
 
 
 async def test_poison_message_is_dead_lettered(direct_amqp_url):
@@ -168,16 +160,16 @@ async def test_poison_message_is_dead_lettered(direct_amqp_url):
 async def test_handler_that_keeps_failing_is_retried_then_dead_lettered(direct_amqp_url):
     contact_id = f"con_{uuid.uuid4().hex[:12]}"
     envelope = new_envelope(
-        "contacts",
-        "contact.portal_access_changed",
-        f"contact/{contact_id}",
-        {"contactId": contact_id, "accountId": "acc_does_not_exist", "email": "x@y.test", "name": "X", "enabled": True},
-        "acc_does_not_exist",
+        ContactPortalAccessChanged(
+            contact_id=contact_id, account_id="acc_does_not_exist", email="x@y.test", name="X", enabled=True
+        )
     )
     await _publish_raw(direct_amqp_url, "contact.portal_access_changed", json.dumps(envelope).encode(), envelope["id"])
     dead = await _dead_letter(direct_amqp_url, envelope["id"])
-    assert dead.headers["x-attempt"] == 3  # the test stack's RetryPolicy: 3 attempts
-    assert "not found" in str(dead.headers["x-failure-reason"])
+    assert dead.headers["x-attempt"] == 1  # a domain refusal is final: dead-lettered at once, no retries
+    assert "contact.portal_access_changed refused: account acc_does_not_exist not found" in str(
+        dead.headers["x-failure-reason"]
+    )
     assert json.loads(dead.body)["id"] == envelope["id"]  # kept whole, for a replay
 
 

@@ -13,8 +13,7 @@ import pytest
 from devstack.embedded import serve_http
 from gateway.app import create_app
 from gateway.clients import ServiceClients
-from portalkit.auth import TokenVerifier
-from portalkit.runtime import identity_key_source
+from services.identity.client import token_verifier
 from tests.support.graphql import GraphQLClient, code_of
 from tests.support.mailbox import free_port
 
@@ -24,9 +23,7 @@ async def gateway_with_dead_services(stack) -> AsyncIterator[GraphQLClient]:
     dead = f"127.0.0.1:{free_port()}"
     addresses = {name: stack.address(name) for name in stack.services}
     addresses.update({"identity": dead, "contacts": dead})
-    app = create_app(
-        ServiceClients(addresses, deadline=1.0), TokenVerifier(identity_key_source(stack.address("identity"))), None
-    )
+    app = create_app(ServiceClients(addresses, deadline=1.0), token_verifier(stack.address("identity")), None)
     server, task, port = await serve_http(app)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=20) as http:
         yield GraphQLClient(http)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import aio_pika
 
+from portalkit.catalog import CATALOG
 from portalkit.events import EXCHANGE, new_envelope
 from tests.support.events import tap
 from tests.support.graphql import code_of
@@ -96,7 +97,7 @@ async def test_unknown_invitation_token(gql):
 
 
 async def _publish(amqp_url: str, event_type: str, contact_id: str, data: dict, account: str) -> None:
-    envelope = new_envelope("contacts", event_type, f"contact/{contact_id}", data, account)
+    envelope = new_envelope(CATALOG[event_type].model_validate(data))
     connection = await aio_pika.connect(amqp_url)
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
@@ -107,7 +108,7 @@ async def _publish(amqp_url: str, event_type: str, contact_id: str, data: dict, 
 
 
 async def test_contact_portal_access_enable_disable_and_delete(gql, mailbox, direct_amqp_url, stack):
-    store = stack.services["identity"].extras["store"]
+    store = stack.services["identity"].store
     acme = (await store.find_user_by_email("admin@acme.test"))["account_id"]
     contact_id = f"con_{uuid.uuid4().hex[:12]}"
     email = fresh_email("contact")

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from portalkit.errors import InvalidInput
-from portalkit.pagination import decode_token
 from services.identity import rules
 
 ANY_TEXT = st.text(max_size=300)
@@ -43,10 +40,3 @@ def test_names_are_cleaned_or_refused(raw):
     except InvalidInput:
         return
     assert name and name == " ".join(name.split()) and len(name) <= rules.MAX_NAME_LENGTH
-
-
-@settings(max_examples=300, deadline=None)
-@given(ANY_TEXT)
-def test_page_tokens_decode_or_are_refused(raw):
-    with contextlib.suppress(InvalidInput):
-        assert isinstance(decode_token(raw), str)

@@ -1,0 +1,146 @@
+"""The composition root every service shares.
+
+A service's `build(settings, infra=None) -> Service` (in its own `service.py`) wires its store,
+domain and handlers and describes itself as one `Service`: its gRPC API with its short list of
+public methods, its aggregate collections (relayed by the outbox relay), its consumer table and its
+start-up steps. `Service.start()` then does the same for every service: connect the bus if none
+was given, run the start-up steps, start the relay, subscribe the consumers, start the guarded gRPC
+server. `python -m services.<name>`, the embedded stack and the tests all go through this.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc.aio
+
+from portalkit import mongo
+from portalkit.auth import Caller
+from portalkit.clock import Clock
+from portalkit.config import ServiceSettings
+from portalkit.consumers import Consumer, subscribe_all
+from portalkit.events import EventBus, connect_bus
+from portalkit.grpc_server import ServiceServer
+from portalkit.mail import Mailer, mailer_from_settings
+from portalkit.outbox import AggregateCollection, OutboxRelay
+from portalkit.telemetry import setup_logging, setup_telemetry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Infrastructure:
+    """What a service runs on. Left empty, each part comes from the settings; the embedded stack
+    and tests pass their own (a shared in-process bus, a test mailer, a movable clock)."""
+
+    db: Any = None
+    bus: EventBus | None = None
+    mailer: Mailer | None = None
+    clock: Clock = field(default_factory=Clock)
+
+    def complete(self, settings: ServiceSettings) -> Infrastructure:
+        if self.db is None:
+            self.db = mongo.connect(settings.mongodb_uri, settings.database_name)
+        if self.mailer is None:
+            self.mailer = mailer_from_settings(settings.smtp_url, settings.mail_dir)
+        return self
+
+
+@dataclass(frozen=True)
+class GrpcApi:
+    """A servicer and how it joins a server; `public_methods` are the only ones callable without a
+    verified caller (bare method names, e.g. "Login")."""
+
+    servicer: Any
+    add_to_server: Callable[[Any, grpc.aio.Server], None]
+    full_name: str  # e.g. identity.v1.IdentityService
+    public_methods: frozenset[str] = frozenset()
+
+
+class PortInUse(SystemExit):
+    pass
+
+
+@dataclass
+class Service:
+    settings: ServiceSettings
+    infra: Infrastructure
+    api: GrpcApi
+    authenticate: Callable[[str], Awaitable[Caller]]
+    aggregates: Sequence[AggregateCollection] = ()
+    consumers: Sequence[Consumer] = ()
+    on_start: Sequence[Callable[[], Awaitable[None]]] = ()
+    domain: Any = None  # for the demo loader and tests
+    store: Any = None
+    relay: OutboxRelay | None = None
+    server: ServiceServer | None = None
+    _own_bus: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.settings.service
+
+    @property
+    def port(self) -> int:
+        return self.server.port if self.server else 0
+
+    async def start(self, address: str = "") -> int:
+        """Start everything; returns the bound gRPC port. `address` defaults to all interfaces on
+        the configured port."""
+        if self.infra.bus is None:
+            self.infra.bus = await connect_bus(self.settings.amqp_url, allow_in_process=False)
+            self._own_bus = True
+        assert self.infra.mailer is not None
+        for step in self.on_start:
+            await step()
+        self.relay = OutboxRelay(self.aggregates, self.infra.bus, self.infra.mailer, self.settings.outbox_poll_seconds)
+        self.relay.start()
+        await subscribe_all(self.infra.bus, self.consumers)
+        api = self.api
+        self.server = ServiceServer(
+            self.name,
+            lambda server: api.add_to_server(api.servicer, server),
+            [api.full_name],
+            self.authenticate,
+            api.public_methods,
+        )
+        address = address or f"0.0.0.0:{self.settings.grpc_port}"
+        try:
+            return await self.server.start(address)
+        except RuntimeError as exc:
+            variable = f"PORTAL_{self.name.upper()}_GRPC_PORT"
+            raise PortInUse(f"{self.name}: cannot listen on {address} (in use?); set {variable}") from exc
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            await self.server.stop()
+        if self.relay is not None:
+            await self.relay.stop()
+        if self._own_bus and self.infra.bus is not None:
+            with contextlib.suppress(Exception):
+                await self.infra.bus.close()
+
+
+def run(build: Callable[[Any], Service], settings_class: type[ServiceSettings]) -> None:
+    """`python -m services.<name>`: one service as its own process, until SIGTERM/SIGINT."""
+    setup_logging()
+    setup_telemetry(f"portal-{settings_class.service}")
+
+    async def main() -> None:
+        service = build(settings_class())
+        await service.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        log.info("%s stopping", service.name)
+        await service.stop()
+
+    asyncio.run(main())
