@@ -11,8 +11,7 @@ from services.identity.service import IdentitySettings, build
 
 async def main() -> None:
     identity = build(IdentitySettings())
-    for step in identity.on_start:  # the indexes; no server or relay: demo users carry no events
-        await step()
+    await identity.store.ensure_indexes()  # no server, no relay: demo users carry no events
     for login in await load_demo(identity.domain):
         print(f"{login.email:<22} {login.role:<14} {login.account}  (password {DEMO_PASSWORD})")
 

@@ -1,11 +1,11 @@
 """The composition root every service shares.
 
 A service's `build(settings, infra=None) -> Service` (in its own `service.py`) wires its store,
-domain and handlers and describes itself as one `Service`: its gRPC API with its short list of
-public methods, its aggregate collections (relayed by the outbox relay), its consumer table and its
-start-up steps. `Service.start()` then does the same for every service: connect the bus if none
-was given, run the start-up steps, start the relay, subscribe the consumers, start the guarded gRPC
-server. `python -m services.<name>`, the embedded stack and the tests all go through this.
+domain and handlers and describes itself as one `Service`: its store (whose aggregate collections
+the outbox relay serves), its domain, its gRPC API with its short list of public methods, how it
+authenticates a token, and its consumer table. `Service.start()` then does the same for every
+service: connect the bus if none was given, ensure the store's indexes, start the relay, subscribe
+the consumers, start the guarded gRPC server. `python -m services.<name>`, the embedded stack and the tests all go through this.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import grpc.aio
 
@@ -62,6 +62,22 @@ class GrpcApi:
     full_name: str  # e.g. identity.v1.IdentityService
     public_methods: frozenset[str] = frozenset()
 
+    @classmethod
+    def of(cls, pb2: Any, pb2_grpc: Any, servicer: Any, public_methods: frozenset[str] = frozenset()) -> GrpcApi:
+        """The API of the one service defined in the generated modules `pb2` / `pb2_grpc`."""
+        (name,) = pb2.DESCRIPTOR.services_by_name
+        adder = getattr(pb2_grpc, f"add_{name}Servicer_to_server")
+        return cls(servicer, adder, pb2.DESCRIPTOR.services_by_name[name].full_name, public_methods)
+
+
+class Store(Protocol):
+    """What the kit needs of a service's store: its aggregate collections and its indexes."""
+
+    @property
+    def aggregates(self) -> Sequence[AggregateCollection]: ...
+
+    async def ensure_indexes(self) -> None: ...
+
 
 class PortInUse(SystemExit):
     pass
@@ -71,13 +87,11 @@ class PortInUse(SystemExit):
 class Service:
     settings: ServiceSettings
     infra: Infrastructure
+    store: Store
+    domain: Any  # the service's rules applied; the demo loader and tests call it directly
     api: GrpcApi
     authenticate: Callable[[str], Awaitable[Caller]]
-    aggregates: Sequence[AggregateCollection] = ()
     consumers: Sequence[Consumer] = ()
-    on_start: Sequence[Callable[[], Awaitable[None]]] = ()
-    domain: Any = None  # for the demo loader and tests
-    store: Any = None
     relay: OutboxRelay | None = None
     server: ServiceServer | None = None
     _own_bus: bool = False
@@ -97,9 +111,10 @@ class Service:
             self.infra.bus = await connect_bus(self.settings.amqp_url, allow_in_process=False)
             self._own_bus = True
         assert self.infra.mailer is not None
-        for step in self.on_start:
-            await step()
-        self.relay = OutboxRelay(self.aggregates, self.infra.bus, self.infra.mailer, self.settings.outbox_poll_seconds)
+        await self.store.ensure_indexes()
+        self.relay = OutboxRelay(
+            self.store.aggregates, self.infra.bus, self.infra.mailer, self.settings.outbox_poll_seconds
+        )
         self.relay.start()
         await subscribe_all(self.infra.bus, self.consumers)
         api = self.api

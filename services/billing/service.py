@@ -21,18 +21,6 @@ def build(settings: BillingSettings, infra: Infrastructure | None = None) -> Ser
     infra = (infra or Infrastructure()).complete(settings)
     store = BillingStore(infra.db)
     domain = Billing(store)
-    return Service(
-        settings=settings,
-        infra=infra,
-        api=GrpcApi(
-            BillingHandlers(domain),
-            billing_pb2_grpc.add_BillingServiceServicer_to_server,
-            billing_pb2.DESCRIPTOR.services_by_name["BillingService"].full_name,
-        ),
-        authenticate=token_verifier(settings.identity_grpc_addr).verify,
-        aggregates=store.aggregates,
-        consumers=consumers(domain),
-        on_start=[store.ensure_indexes],
-        domain=domain,
-        store=store,
-    )
+    api = GrpcApi.of(billing_pb2, billing_pb2_grpc, BillingHandlers(domain))
+    verifier = token_verifier(settings.identity_grpc_addr)
+    return Service(settings, infra, store, domain, api, verifier.verify, consumers(domain))

@@ -23,18 +23,6 @@ def build(settings: CasesSettings, infra: Infrastructure | None = None) -> Servi
     infra = (infra or Infrastructure()).complete(settings)
     store = CasesStore(infra.db)
     domain = Cases(store)
-    return Service(
-        settings=settings,
-        infra=infra,
-        api=GrpcApi(
-            CasesHandlers(domain),
-            cases_pb2_grpc.add_CasesServiceServicer_to_server,
-            cases_pb2.DESCRIPTOR.services_by_name["CasesService"].full_name,
-        ),
-        authenticate=token_verifier(settings.identity_grpc_addr).verify,
-        aggregates=store.aggregates,
-        consumers=consumers(domain),
-        on_start=[store.ensure_indexes],
-        domain=domain,
-        store=store,
-    )
+    api = GrpcApi.of(cases_pb2, cases_pb2_grpc, CasesHandlers(domain))
+    verifier = token_verifier(settings.identity_grpc_addr)
+    return Service(settings, infra, store, domain, api, verifier.verify, consumers(domain))

@@ -21,18 +21,6 @@ def build(settings: ContactsSettings, infra: Infrastructure | None = None) -> Se
     infra = (infra or Infrastructure()).complete(settings)
     store = ContactsStore(infra.db)
     domain = Contacts(store)
-    return Service(
-        settings=settings,
-        infra=infra,
-        api=GrpcApi(
-            ContactsHandlers(domain),
-            contacts_pb2_grpc.add_ContactsServiceServicer_to_server,
-            contacts_pb2.DESCRIPTOR.services_by_name["ContactsService"].full_name,
-        ),
-        authenticate=token_verifier(settings.identity_grpc_addr).verify,
-        aggregates=store.aggregates,
-        consumers=consumers(domain),
-        on_start=[store.ensure_indexes],
-        domain=domain,
-        store=store,
-    )
+    api = GrpcApi.of(contacts_pb2, contacts_pb2_grpc, ContactsHandlers(domain))
+    verifier = token_verifier(settings.identity_grpc_addr)
+    return Service(settings, infra, store, domain, api, verifier.verify, consumers(domain))

@@ -49,19 +49,5 @@ def build(settings: IdentitySettings, infra: Infrastructure | None = None) -> Se
         # identity's own calls also require the login session to be live (logout, deactivation)
         return await identity.current_caller(await verifier.verify(token))
 
-    return Service(
-        settings=settings,
-        infra=infra,
-        api=GrpcApi(
-            IdentityHandlers(identity),
-            identity_pb2_grpc.add_IdentityServiceServicer_to_server,
-            identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name,
-            PUBLIC_METHODS,
-        ),
-        authenticate=authenticate,
-        aggregates=store.aggregates,
-        consumers=consumers(identity),
-        on_start=[store.ensure_indexes],
-        domain=identity,
-        store=store,
-    )
+    api = GrpcApi.of(identity_pb2, identity_pb2_grpc, IdentityHandlers(identity), PUBLIC_METHODS)
+    return Service(settings, infra, store, identity, api, authenticate, consumers(identity))
