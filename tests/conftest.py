@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -26,6 +27,7 @@ from services.identity.demo import load_demo
 from tests.support.graphql import GraphQLClient
 from tests.support.mailbox import Mailbox
 from tests.support.tcp_proxy import TcpProxy
+from tests.support.tokens import DemoTokens
 
 RABBIT_HOST, RABBIT_PORT = "127.0.0.1", 5672
 SPANS = InMemorySpanExporter()
@@ -129,3 +131,9 @@ def clock(stack: Stack) -> Iterator[ManualClock]:
 @pytest.fixture
 def demo(stack: Stack) -> dict[str, Any]:
     return stack.extras["demo"]
+
+
+@pytest.fixture(scope="session")
+def tokens(stack: Stack, gql: GraphQLClient) -> DemoTokens:
+    """Demo users' access tokens, logged in once per session (see tests/support/tokens.py)."""
+    return DemoTokens(gql.token, lambda: getattr(stack.clock, "offset", timedelta()))

@@ -73,8 +73,8 @@ async def test_graphiql_is_served_locally(http):
     assert "/graphiql-assets/" in page.text
 
 
-async def test_too_costly_query_is_refused_even_inside_fragments(gql):
-    token = await gql.token("root@support.test")
+async def test_too_costly_query_is_refused_even_inside_fragments(gql, tokens):
+    token = await tokens("root@support.test")
     nested = "fragment U on UserConnection { edges { node { account { users(first: 100) { totalCount edges { node { id } } } } } } }"
     query = "{ accounts(first: 100) { edges { node { users(first: 100) { ...U } } } } } " + nested
     body = await gql(query, token=token)

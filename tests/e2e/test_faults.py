@@ -31,8 +31,8 @@ async def gateway_with_dead_services(stack) -> AsyncIterator[GraphQLClient]:
     await task
 
 
-async def test_down_service_gives_unavailable_and_readiness_fails(gql, gateway_with_dead_services):
-    token = await gql.token("user@acme.test")  # from the healthy gateway
+async def test_down_service_gives_unavailable_and_readiness_fails(gql, tokens, gateway_with_dead_services):
+    token = await tokens("user@acme.test")  # from the healthy gateway
     degraded = gateway_with_dead_services
     body = await degraded("{ me { id } }", token=token)
     error = body["errors"][0]

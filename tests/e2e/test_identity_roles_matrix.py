@@ -10,15 +10,9 @@ import pytest
 
 from tests.support.graphql import code_of
 from tests.support.people import fresh_email, invite
+from tests.support.tokens import DEMO_USERS
 
-ACTORS = {
-    "USER": "user@acme.test",
-    "MANAGER": "manager@acme.test",
-    "ADMIN": "admin@acme.test",
-    "OTHER_ADMIN": "admin@globex.test",  # ADMIN of another account
-    "AGENT": "agent@support.test",
-    "SUPPORT_ADMIN": "root@support.test",
-}
+ACTORS = DEMO_USERS  # OTHER_ADMIN: the ADMIN of another account
 EVERYONE = set(ACTORS)
 ACME_ADMINS = {"ADMIN", "SUPPORT_ADMIN"}
 
@@ -94,17 +88,17 @@ OPERATIONS = {
 
 @pytest.mark.parametrize("actor", list(ACTORS))
 @pytest.mark.parametrize("operation", list(OPERATIONS))
-async def test_identity_roles_matrix(gql, actor, operation):
+async def test_identity_roles_matrix(gql, tokens, actor, operation):
     document, variables_for, allowed = OPERATIONS[operation]
-    root = await gql.token("root@support.test")
-    acme_admin = await gql.token("admin@acme.test")
+    root = await tokens.as_role("SUPPORT_ADMIN")
+    acme_admin = await tokens.as_role("ADMIN")
     acme = (await gql.ok("{ me { account { id } } }", token=acme_admin))["me"]["account"]["id"]
     target = (await invite(gql, acme_admin, fresh_email("target")))["id"]
     if operation == "activate user":
         await gql.ok("mutation($id: ID!) { deactivateUser(userId: $id) { id } }", {"id": target}, token=acme_admin)
     before = await gql.ok(SNAPSHOT, {"id": target, "acme": acme}, token=root)
 
-    token = await gql.token(ACTORS[actor])
+    token = await tokens.as_role(actor)
     body = await gql(document, variables_for(target, acme), token=token)
     data = body.get("data") or {}
     hidden = bool(data) and all(value is None for value in data.values()) and not body.get("errors")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -20,8 +21,8 @@ RESEND = "mutation($id: ID!) { resendInvitation(userId: $id) { id status resendC
 USER = "query($id: ID!) { user(id: $id) { id status role invitation { status resendCount } } }"
 
 
-async def test_invite_several_rows_each_on_its_own(gql, mailbox):
-    admin = await gql.token("admin@acme.test")
+async def test_invite_several_rows_each_on_its_own(gql, tokens, mailbox):
+    admin = await tokens("admin@acme.test")
     fresh = fresh_email("row")
     rows = [
         {"email": fresh, "name": "Row One", "role": "MANAGER"},
@@ -36,11 +37,18 @@ async def test_invite_several_rows_each_on_its_own(gql, mailbox):
     assert results[2]["user"] is None and "invalid email" in results[2]["error"]
     mail = (await mailbox.wait_for(fresh, "invited"))[0]
     assert "Acme Corp" in mail["Subject"]
-    assert "https://portal.example.test/accept-invitation?token=" in body_of(mail)
+    # the link carries this user's live invitation token, not merely a `token=` parameter
+    link = re.search(r"https://portal\.example\.test/accept-invitation\?token=(\S+)", body_of(mail))
+    assert link, body_of(mail)
+    assert link.group(1) == token_from(mail)
+    found = await gql.ok(
+        "query($t: String!) { invitation(token: $t) { email accountName status } }", {"t": link.group(1)}
+    )
+    assert found["invitation"] == {"email": fresh, "accountName": "Acme Corp", "status": "PENDING"}
 
 
-async def test_accept_invitation_logs_in_and_publishes(gql, mailbox, direct_amqp_url):
-    admin = await gql.token("admin@acme.test")
+async def test_accept_invitation_logs_in_and_publishes(gql, tokens, mailbox, direct_amqp_url):
+    admin = await tokens("admin@acme.test")
     email = fresh_email("acc")
     async with tap(direct_amqp_url, ["invitation.*", "user.activated"]) as events:
         user = await invite(gql, admin, email)
@@ -68,8 +76,8 @@ async def test_accept_invitation_logs_in_and_publishes(gql, mailbox, direct_amqp
     assert (await gql.ok(INFO, {"t": token}))["invitation"]["status"] == "ACCEPTED"
 
 
-async def test_expired_invitation_then_resend_voids_the_old_token(gql, mailbox, clock):
-    admin = await gql.token("admin@acme.test")
+async def test_expired_invitation_then_resend_voids_the_old_token(gql, tokens, mailbox, clock):
+    admin = await tokens("admin@acme.test")
     email = fresh_email("exp")
     user = await invite(gql, admin, email)
     old_token = await invitation_token(mailbox, email)

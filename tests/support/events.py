@@ -15,9 +15,26 @@ from portalkit.events import EXCHANGE
 
 
 class EventTap:
-    def __init__(self) -> None:
+    def __init__(self, exchange: aio_pika.abc.AbstractExchange | None = None, marker_key: str = "") -> None:
         self.events: list[dict[str, Any]] = []
         self.messages: list[aio_pika.abc.AbstractIncomingMessage] = []
+        self._exchange = exchange
+        self._marker_key = marker_key
+        self._markers: set[str] = set()
+
+    async def settle(self, timeout: float = 10) -> None:
+        """Return once every message routed to this tap before the call has been received: a
+        marker is sent through the same queue, and a queue delivers in order. To assert that an
+        event was *not* published, first wait until the producer's outbox is empty (its relay
+        waits for the broker's confirm before it removes an entry), then settle."""
+        assert self._exchange is not None, "settle() needs a tap made by tap()"
+        marker = uuid.uuid4().hex
+        await self._exchange.publish(aio_pika.Message(body=marker.encode()), routing_key=self._marker_key)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while marker not in self._markers:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError("the tap's marker did not come back")
+            await asyncio.sleep(0.02)
 
     async def wait_for(
         self, event_type: str, where: Callable[[dict[str, Any]], bool] = lambda e: True, timeout: float = 10
@@ -42,13 +59,18 @@ async def tap(amqp_url: str, routing_keys: list[str]) -> AsyncIterator[EventTap]
     try:
         channel = await connection.channel()
         exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
-        queue = await channel.declare_queue(f"test.tap.{uuid.uuid4().hex[:8]}", exclusive=True, auto_delete=True)
-        for key in routing_keys:
+        name = f"test.tap.{uuid.uuid4().hex[:8]}"
+        queue = await channel.declare_queue(name, exclusive=True, auto_delete=True)
+        marker_key = f"test.marker.{name}"  # no event type starts with "test", so no consumer gets it
+        for key in [*routing_keys, marker_key]:
             await queue.bind(exchange, key)
-        result = EventTap()
+        result = EventTap(exchange, marker_key)
 
         async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
             async with message.process():
+                if (message.routing_key or "").startswith("test.marker."):  # any tap's, e.g. under "#"
+                    result._markers.add(message.body.decode())
+                    return
                 result.messages.append(message)
                 result.events.append(json.loads(message.body))
 
