@@ -74,4 +74,4 @@ class PortalContext:
         """One DataLoader per factory and request, so a list of N items costs one batch call."""
         if factory not in self._loaders:
             self._loaders[factory] = factory(self)
-        return self._loaders[factory]  # type: ignore[no-any-return]
+        return self._loaders[factory]

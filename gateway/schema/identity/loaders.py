@@ -17,18 +17,18 @@ from protos.identity.v1 import identity_pb2 as pb
 
 async def _get_users(ctx: PortalContext, ids: list[str]) -> Sequence[pb.User]:
     reply = await ctx.call("identity", ctx.clients.identity.BatchGetUsers, pb.BatchGetUsersRequest(ids=ids))
-    return reply.users  # type: ignore[no-any-return]
+    return reply.users
 
 
 async def _get_accounts(ctx: PortalContext, ids: list[str]) -> Sequence[pb.Account]:
     reply = await ctx.call("identity", ctx.clients.identity.BatchGetAccounts, pb.BatchGetAccountsRequest(ids=ids))
-    return reply.accounts  # type: ignore[no-any-return]
+    return reply.accounts
 
 
 async def get_announcements(ctx: PortalContext, ids: list[str]) -> Sequence[pb.Announcement]:
     request = pb.BatchGetAnnouncementsRequest(ids=ids)
     reply = await ctx.call("identity", ctx.clients.identity.BatchGetAnnouncements, request)
-    return reply.announcements  # type: ignore[no-any-return]
+    return reply.announcements
 
 
 users = by_id(_get_users)
