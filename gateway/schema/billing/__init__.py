@@ -33,7 +33,7 @@ class BillingSubscription:
 
 Subscription = BillingSubscription
 
-NODES: dict[str, NodeResolver] = {}  # invoices, credits, payments … once they can be read
+NODES: dict[str, NodeResolver] = {}  # invoices, credits, payments …, once the service can read them whole
 # No root field reaches these yet; each goes once one does.
 TYPES: list[type] = [
     BillingSummary,

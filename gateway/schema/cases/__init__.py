@@ -26,7 +26,7 @@ class CasesSubscription:
 
 Subscription = CasesSubscription
 
-NODES: dict[str, NodeResolver] = {}  # "cas_" (cases), "art_" (articles) once they can be read
+NODES: dict[str, NodeResolver] = {}  # cases and articles, once the service can read them whole
 # No root field reaches these yet; each goes once one does.
 TYPES: list[type] = [
     Connection[Case],

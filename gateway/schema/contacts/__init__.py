@@ -22,7 +22,9 @@ class ContactsSubscription:
     """None in the contract."""
 
 
-NODES: dict[str, NodeResolver] = {}  # "con_" once contacts can be read
+Subscription = ContactsSubscription
+
+NODES: dict[str, NodeResolver] = {}  # contacts, once the service can read them whole
 # No root field reaches these yet; each goes once one does.
 TYPES: list[type] = [
     Connection[Contact],
@@ -32,7 +34,5 @@ TYPES: list[type] = [
     UpdateContactInput,
     ExternalContactInput,
 ]
-
-Subscription = ContactsSubscription
 
 __all__ = ["NODES", "TYPES", "Mutation", "Query", "Subscription"]
