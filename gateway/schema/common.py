@@ -24,7 +24,7 @@ from strawberry.types import Info
 from gateway.context import PortalContext
 from gateway.errors import PortalError, bad_input
 from portalkit.batch import MAX_BATCH
-from portalkit.pagination import MAX_PAGE_SIZE
+from portalkit.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 Ctx: TypeAlias = Info[PortalContext, None]
 NodeT = TypeVar("NodeT")
@@ -98,7 +98,7 @@ def connection(nodes: Sequence[NodeT], page: PageReply) -> Connection[NodeT]:
 def page_size(first: int | None) -> int:
     """`first` is capped at 100 (the contract's convention); negative is an error."""
     if first is None:
-        return 50
+        return DEFAULT_PAGE_SIZE
     if first < 0:
         raise bad_input("first must not be negative")
     return min(first, MAX_PAGE_SIZE)
