@@ -37,7 +37,7 @@ def _error_body(message: str, code: str, reason: str = "") -> dict[str, Any]:
 
 
 class PortalGraphQL(GraphQL[PortalContext, None]):
-    def __init__(self, clients: ServiceClients, verifier: TokenVerifier) -> None:
+    def __init__(self, clients: ServiceClients, verifier: TokenVerifier, live: LiveEvents) -> None:
         super().__init__(
             schema,
             graphql_ide="graphiql",
@@ -46,6 +46,7 @@ class PortalGraphQL(GraphQL[PortalContext, None]):
         )
         self.clients = clients
         self.verifier = verifier
+        self.live = live
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> PortalContext:
         authorization = request.headers.get("authorization", "")
@@ -53,6 +54,7 @@ class PortalGraphQL(GraphQL[PortalContext, None]):
             request=request,
             clients=self.clients,
             verifier=self.verifier,
+            live=self.live,
             token=authorization.removeprefix("Bearer ").strip() if authorization.startswith("Bearer ") else "",
             response=response,
         )
@@ -123,7 +125,7 @@ class FreshTraceContext:
 def create_app(clients: ServiceClients, verifier: TokenVerifier, bus: EventBus | None) -> Starlette:
     """`clients` are started in the lifespan (channels must be made inside the running loop)."""
     live = LiveEvents()
-    graphql = PortalGraphQL(clients, verifier)
+    graphql = PortalGraphQL(clients, verifier, live)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -151,7 +153,7 @@ def create_app(clients: ServiceClients, verifier: TokenVerifier, bus: EventBus |
         ],
         lifespan=lifespan,
     )
-    app.state.live = live
+    app.state.live = live  # for tests and ops; resolvers use info.context.live
     app.add_middleware(BodySizeLimit)
     StarletteInstrumentor.instrument_app(app)
     app.add_middleware(FreshTraceContext)  # added last: outermost

@@ -1,4 +1,5 @@
-"""Per-request context: the caller's token, verified lazily, gRPC calls carrying it, DataLoaders."""
+"""Per-request context: the caller's token, verified lazily, gRPC calls carrying it, DataLoaders, and
+the live event hub that subscriptions listen on."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from starlette.requests import HTTPConnection
 
 from gateway.clients import ServiceClients
 from gateway.errors import PortalError, from_rpc_error, unauthenticated
+from gateway.live import LiveEvents
 from portalkit.auth import Caller, TokenVerifier
 from portalkit.errors import DomainError
 
 T = TypeVar("T")
+L = TypeVar("L")
 
 
 @dataclass
@@ -22,11 +25,12 @@ class PortalContext:
     request: HTTPConnection
     clients: ServiceClients
     verifier: TokenVerifier
+    live: LiveEvents
     token: str = ""
     connection_params: dict[str, Any] | None = None  # set by the WebSocket handshake
     response: Any = None
     _caller: Caller | None = None
-    _loaders: dict[str, Any] = field(default_factory=dict)
+    _loaders: dict[Callable[[PortalContext], Any], Any] = field(default_factory=dict)
 
     @property
     def client_address(self) -> str:
@@ -66,8 +70,8 @@ class PortalContext:
         except grpc.RpcError as error:
             raise from_rpc_error(error, service) from None
 
-    def loader(self, name: str, factory: Callable[[PortalContext], Any]) -> Any:
-        """One DataLoader of each kind per request, so a list of N items costs one batch call."""
-        if name not in self._loaders:
-            self._loaders[name] = factory(self)
-        return self._loaders[name]
+    def loader(self, factory: Callable[[PortalContext], L]) -> L:
+        """One DataLoader per factory and request, so a list of N items costs one batch call."""
+        if factory not in self._loaders:
+            self._loaders[factory] = factory(self)
+        return self._loaders[factory]

@@ -1,20 +1,46 @@
-"""Types every part of the graph shares: Node, PageInfo, Money, connection helpers."""
+"""What every domain package of the graph shares: Node, PageInfo, Money, connections, enums built from
+the protos, loaders capped at the services' batch size, the node registry's resolver type.
+
+A domain package never imports another domain's `types` at import time: it names those types with
+`Annotated[X, strawberry.lazy("gateway.schema.<domain>.types")]` (X imported under TYPE_CHECKING).
+Each domain's `enums` module is a leaf, so other domains may import it directly.
+"""
 
 from __future__ import annotations
 
+import enum
+import re
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any, ClassVar, Generic, Protocol, Self, TypeAlias, TypeVar
 
 import strawberry
+from google.protobuf.descriptor import EnumDescriptor
 from google.protobuf.timestamp_pb2 import Timestamp
+from strawberry.dataloader import DataLoader
+from strawberry.types import Info
 
-from gateway.errors import bad_input
-from portalkit.pagination import MAX_PAGE_SIZE
+from gateway.context import PortalContext
+from gateway.errors import PortalError, bad_input
+from portalkit.batch import MAX_BATCH
+from portalkit.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+
+Ctx: TypeAlias = Info[PortalContext, None]
+NodeT = TypeVar("NodeT")
+K = TypeVar("K")
+V = TypeVar("V")
+M = TypeVar("M", bound="HasId")
+T = TypeVar("T")
 
 
 @strawberry.interface
 class Node:
     id: strawberry.ID
+
+
+# `node(id)` dispatches on the id's prefix (`usr_`) to one of these; each domain package lists its own.
+NodeResolver: TypeAlias = Callable[[Ctx, str], Awaitable[Node | None]]
 
 
 @strawberry.type
@@ -29,18 +55,53 @@ class Money:
     currency: str
 
 
+# --- connections: `Connection[User]` is the graph's UserConnection, its edges UserEdge -------------
+
+
+@strawberry.type
+class Edge(Generic[NodeT]):
+    node: NodeT
+    cursor: str
+
+
+@strawberry.type
+class Connection(Generic[NodeT]):
+    edges: list[Edge[NodeT]]
+    page_info: PageInfo
+    total_count: int
+
+
+class PageReply(Protocol):
+    """A service's List…Response (or one page of a batch): the cursors are the service's own."""
+
+    @property
+    def cursors(self) -> Sequence[str]: ...
+
+    @property
+    def next_page_token(self) -> str: ...
+
+    @property
+    def total_count(self) -> int: ...
+
+
+def connection(nodes: Sequence[NodeT], page: PageReply) -> Connection[NodeT]:
+    """Cursors are opaque and made by the service that pages (one per item), so `after: cursor` is
+    passed back to it unchanged as page_token."""
+    cursors = list(page.cursors)
+    return Connection(
+        edges=[Edge(node=n, cursor=c) for n, c in zip(nodes, cursors, strict=True)],
+        page_info=PageInfo(has_next_page=bool(page.next_page_token), end_cursor=cursors[-1] if cursors else None),
+        total_count=page.total_count,
+    )
+
+
 def page_size(first: int | None) -> int:
     """`first` is capped at 100 (the contract's convention); negative is an error."""
     if first is None:
-        return 50
+        return DEFAULT_PAGE_SIZE
     if first < 0:
         raise bad_input("first must not be negative")
     return min(first, MAX_PAGE_SIZE)
-
-
-def page_info(cursors: list[str], next_page_token: str) -> PageInfo:
-    """Cursors are the paging service's own (opaque), so `after: cursor` resumes right after it."""
-    return PageInfo(has_next_page=bool(next_page_token), end_cursor=cursors[-1] if cursors else None)
 
 
 def dt(stamp: Timestamp) -> datetime:
@@ -49,3 +110,100 @@ def dt(stamp: Timestamp) -> datetime:
 
 def optional_dt(message: object, field: str) -> datetime | None:
     return dt(getattr(message, field)) if message.HasField(field) else None  # type: ignore[attr-defined]
+
+
+# --- enums: defined once, in the proto ---------------------------------------------------------------
+
+
+class ProtoEnumType(Protocol):
+    """A generated proto enum, e.g. `identity_pb2.Role`."""
+
+    DESCRIPTOR: EnumDescriptor
+
+    def Name(self, number: Any) -> str: ...
+
+    def Value(self, name: str) -> Any: ...
+
+
+class ProtoEnum(enum.Enum):
+    """Base of the graph's enums: a member's value is the name of its proto value."""
+
+    _value_: str
+    _proto: ClassVar[ProtoEnumType]
+
+    @classmethod
+    def from_pb(cls, number: int) -> Self:
+        return cls(cls._proto.Name(number))
+
+    def to_pb(self) -> Any:
+        """The proto number (typed Any: each proto enum has its own ValueType)."""
+        return self._proto.Value(self.value)
+
+
+E = TypeVar("E", bound=ProtoEnum)
+
+
+def proto_enum(proto: ProtoEnumType, *, description: str | None = None) -> Callable[[type[E]], type[E]]:
+    """Class decorator filling an empty `ProtoEnum` subclass of the same name as the proto enum with its
+    values, in proto order, without `*_UNSPECIFIED`. A value prefixed with the enum's own name
+    (EXPORT_STATUS_PENDING, where package scope forces it) is PENDING in the graph. A class, not a
+    call, so that mypy accepts it as a type."""
+
+    def build(cls: type[E]) -> type[E]:
+        if proto.DESCRIPTOR.name != cls.__name__:
+            raise TypeError(f"{cls.__name__} must be named as its proto enum {proto.DESCRIPTOR.name}")
+        prefix = re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).upper() + "_"
+        members = [
+            (value.name.removeprefix(prefix), value.name)
+            for value in proto.DESCRIPTOR.values
+            if not value.name.endswith("_UNSPECIFIED")
+        ]
+        functional_api: Any = cls  # Enum(name, members): typeshed does not have it for subclasses
+        built: type[E] = functional_api(cls.__name__, members, module=cls.__module__, qualname=cls.__qualname__)
+        built._proto = proto
+        return strawberry.enum(built, description=description)
+
+    return build
+
+
+def to_pb(member: ProtoEnum | None) -> Any:
+    """The proto number of an optional argument; None is the `*_UNSPECIFIED` zero."""
+    return member.to_pb() if member is not None else 0
+
+
+# --- loaders: one batch call per list, never more ids than a service takes ---------------------------
+
+
+class HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+LoaderFactory: TypeAlias = Callable[[PortalContext], DataLoader[K, V]]
+
+
+def batch_loader(load: Callable[[list[K]], Awaitable[Sequence[V]]]) -> DataLoader[K, V]:
+    return DataLoader(load_fn=load, max_batch_size=MAX_BATCH)
+
+
+def by_id(fetch: Callable[[PortalContext, list[str]], Awaitable[Iterable[M]]]) -> LoaderFactory[str, M | None]:
+    """A loader over a BatchGet RPC (see portalkit.batch): ids the service leaves out load as None."""
+
+    def factory(ctx: PortalContext) -> DataLoader[str, M | None]:
+        async def load(ids: list[str]) -> list[M | None]:
+            found = {m.id: m for m in await fetch(ctx, ids)}
+            return [found.get(i) for i in ids]
+
+        return batch_loader(load)
+
+    return factory
+
+
+async def none_if_not_found(awaitable: Awaitable[T]) -> T | None:
+    """For nullable root fields: a NOT_FOUND from the service is a null, not an error."""
+    try:
+        return await awaitable
+    except PortalError as error:
+        if error.extensions and error.extensions.get("code") == "NOT_FOUND":
+            return None
+        raise

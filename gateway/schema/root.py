@@ -1,6 +1,11 @@
-"""The root types: each domain contributes its fields by inheritance."""
+"""The schema, assembled from the domain packages: each contributes its root fields (Query, Mutation,
+Subscription mixins), its node-id prefixes (NODES) and the types no field reaches yet (TYPES).
+A new domain is a package gateway/schema/<domain>/ with those names and one line in DOMAINS."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 import strawberry
 from strawberry.extensions import (
@@ -10,40 +15,72 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     SchemaExtension,
 )
+from strawberry.tools import merge_types
 
 from gateway.errors import shape_error
 from gateway.limits import CostLimitRule
-from gateway.schema import billing, cases, contacts
-from gateway.schema.common import Node
-from gateway.schema.identity import (
-    Ctx,
-    IdentityMutation,
-    IdentityQuery,
-    IdentitySubscription,
-    resolve_identity_node,
-)
+from gateway.schema import billing, cases, contacts, identity
+from gateway.schema.common import Ctx, Node, NodeResolver
 
 MAX_DEPTH = 12
 MAX_ALIASES = 30
 MAX_TOKENS = 3000
 
 
+class Domain(Protocol):
+    """What a domain package exposes (its __init__)."""
+
+    @property
+    def Query(self) -> type: ...
+
+    @property
+    def Mutation(self) -> type: ...
+
+    @property
+    def Subscription(self) -> type: ...
+
+    @property
+    def NODES(self) -> Mapping[str, NodeResolver]: ...
+
+    @property
+    def TYPES(self) -> Sequence[type]: ...
+
+
+DOMAINS: list[Domain] = [identity, contacts, cases, billing]
+
+
+def node_registry(domains: Sequence[Domain]) -> dict[str, NodeResolver]:
+    """Id prefix (`usr_`) → the owning domain's resolver; a prefix may belong to one domain only."""
+    registry: dict[str, NodeResolver] = {}
+    for domain in domains:
+        for prefix, resolve in domain.NODES.items():
+            if prefix in registry or not prefix.endswith("_") or "_" in prefix[:-1]:
+                raise ValueError(f"node id prefix {prefix!r}: taken by another domain, or not `xxx_`")
+            registry[prefix] = resolve
+    return registry
+
+
+NODES = node_registry(DOMAINS)
+
+
+async def resolve_node(info: Ctx, node_id: str) -> Node | None:
+    head, underscore, _ = node_id.partition("_")
+    resolve = NODES.get(head + underscore)
+    return await resolve(info, node_id) if resolve else None
+
+
 @strawberry.type
-class Query(IdentityQuery):
+class NodeQuery:
     @strawberry.field
     async def node(self, info: Ctx, id: strawberry.ID) -> Node | None:
         await info.context.caller()
-        return await resolve_identity_node(info, str(id))
+        return await resolve_node(info, str(id))
 
 
-@strawberry.type
-class Mutation(IdentityMutation):
-    pass
-
-
-@strawberry.type
-class Subscription(IdentitySubscription):
-    pass
+# Fields in DOMAINS order, `node` first as in the contract.
+Query = merge_types("Query", (NodeQuery, *(d.Query for d in DOMAINS)))
+Mutation = merge_types("Mutation", tuple(d.Mutation for d in DOMAINS))
+Subscription = merge_types("Subscription", tuple(d.Subscription for d in DOMAINS))
 
 
 class ErrorShaping(SchemaExtension):
@@ -61,22 +98,11 @@ class PortalSchema(strawberry.Schema):
         """Client errors are not ours to log; shape_error logs the unexpected ones."""
 
 
-def _contract_types() -> list[type]:
-    """The other domains' contract types, in the graph before their root fields exist."""
-    found = []
-    for module in (contacts, cases, billing):
-        for value in vars(module).values():
-            is_strawberry = hasattr(value, "__strawberry_definition__") or hasattr(value, "_enum_definition")
-            if isinstance(value, type) and value.__module__ == module.__name__ and is_strawberry:
-                found.append(value)
-    return found
-
-
 schema = PortalSchema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
-    types=_contract_types(),
+    types=[t for d in DOMAINS for t in d.TYPES],
     extensions=[
         ErrorShaping,
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),

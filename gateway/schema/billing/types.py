@@ -1,24 +1,18 @@
-"""The billing part of the graph: the contract's types. Root fields arrive with the billing service."""
+"""Billing's graph types, as the contract has them: invoices, credits, payments, usage, autopay."""
 
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from gateway.schema.cases import Attachment
-from gateway.schema.common import Money, Node, PageInfo
+from gateway.schema.billing.enums import ExportFormat, ExportStatus, InvoiceStatus, PaymentMethodType, PaymentStatus
+from gateway.schema.common import Money, Node
 
-
-@strawberry.enum
-class InvoiceStatus(enum.Enum):
-    OPEN = "OPEN"
-    PARTIALLY_PAID = "PARTIALLY_PAID"
-    PAID = "PAID"
-    OVERDUE = "OVERDUE"
-    VOID = "VOID"
+if TYPE_CHECKING:
+    from gateway.schema.cases.types import Attachment
 
 
 @strawberry.type()
@@ -40,20 +34,7 @@ class Invoice(Node):
     status: InvoiceStatus
     lines: list[InvoiceLine]
     pdf_url: str = strawberry.field(description="Gateway URL of the rendered PDF.")
-    attachments: list[Attachment]
-
-
-@strawberry.type()
-class InvoiceConnection:
-    edges: list[InvoiceEdge]
-    page_info: PageInfo
-    total_count: int
-
-
-@strawberry.type()
-class InvoiceEdge:
-    node: Invoice
-    cursor: str
+    attachments: list[Annotated[Attachment, strawberry.lazy("gateway.schema.cases.types")]]
 
 
 @strawberry.input()
@@ -71,33 +52,6 @@ class Credit(Node):
     amount: Money
     balance: Money
     reference: str | None
-
-
-@strawberry.type()
-class CreditConnection:
-    edges: list[CreditEdge]
-    page_info: PageInfo
-    total_count: int
-
-
-@strawberry.type()
-class CreditEdge:
-    node: Credit
-    cursor: str
-
-
-@strawberry.enum
-class PaymentStatus(enum.Enum):
-    PENDING = "PENDING"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    REFUNDED = "REFUNDED"
-
-
-@strawberry.enum
-class PaymentMethodType(enum.Enum):
-    CARD = "CARD"
-    BANK_ACCOUNT = "BANK_ACCOUNT"
 
 
 @strawberry.type()
@@ -128,19 +82,6 @@ class Payment(Node):
 
 
 @strawberry.type()
-class PaymentConnection:
-    edges: list[PaymentEdge]
-    page_info: PageInfo
-    total_count: int
-
-
-@strawberry.type()
-class PaymentEdge:
-    node: Payment
-    cursor: str
-
-
-@strawberry.type()
 class Usage(Node):
     id: strawberry.ID
     description: str
@@ -151,19 +92,6 @@ class Usage(Node):
     invoice: Invoice | None
 
 
-@strawberry.type()
-class UsageConnection:
-    edges: list[UsageEdge]
-    page_info: PageInfo
-    total_count: int
-
-
-@strawberry.type()
-class UsageEdge:
-    node: Usage
-    cursor: str
-
-
 @strawberry.input()
 class UsageFilter:
     from_: date | None = strawberry.field(name="from", default=None)
@@ -171,30 +99,6 @@ class UsageFilter:
     invoiced: bool | None = None
     unit: str | None = None
     search: str | None = None
-
-
-@strawberry.enum
-class UsageColumn(enum.Enum):
-    ID = "ID"
-    DESCRIPTION = "DESCRIPTION"
-    DATE = "DATE"
-    QUANTITY = "QUANTITY"
-    UNIT = "UNIT"
-    INVOICED = "INVOICED"
-    INVOICE_NUMBER = "INVOICE_NUMBER"
-
-
-@strawberry.enum
-class ExportFormat(enum.Enum):
-    CSV = "CSV"
-    XLSX = "XLSX"
-
-
-@strawberry.enum
-class ExportStatus(enum.Enum):
-    PENDING = "PENDING"
-    READY = "READY"
-    FAILED = "FAILED"
 
 
 @strawberry.type()

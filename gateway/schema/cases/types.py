@@ -1,46 +1,19 @@
-"""The cases part of the graph: the contract's types. Root fields arrive with the cases service."""
+"""Cases' graph types, as the contract has them: cases, comments, attachments, knowledge articles."""
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.file_uploads import Upload
 
-from gateway.schema.common import Node, PageInfo
-from gateway.schema.identity import Account, SupportTeam, User
+from gateway.schema.cases.enums import CaseChannel, CasePriority, CaseStatus, Environment
+from gateway.schema.common import Node
+from gateway.schema.identity.enums import SupportTeam
 
-
-@strawberry.enum
-class CaseStatus(enum.Enum):
-    NEW = "NEW"
-    OPEN = "OPEN"
-    PENDING_CUSTOMER = "PENDING_CUSTOMER"
-    ON_HOLD = "ON_HOLD"
-    SOLVED = "SOLVED"
-    CLOSED = "CLOSED"
-
-
-@strawberry.enum
-class CasePriority(enum.Enum):
-    LOW = "LOW"
-    NORMAL = "NORMAL"
-    HIGH = "HIGH"
-    URGENT = "URGENT"
-
-
-@strawberry.enum
-class Environment(enum.Enum):
-    PRODUCTION = "PRODUCTION"
-    UAT = "UAT"
-
-
-@strawberry.enum
-class CaseChannel(enum.Enum):
-    WEB = "WEB"
-    EMAIL = "EMAIL"
-    API = "API"
+if TYPE_CHECKING:
+    from gateway.schema.identity.types import Account, User
 
 
 @strawberry.type()
@@ -60,8 +33,12 @@ class Case(Node):
     ref_tag: str = strawberry.field(
         description="Token to put in an email subject so that replies thread into this case."
     )
-    account: Account
-    requester: User
+    account: Annotated[Account, strawberry.lazy("gateway.schema.identity.types")] | None = strawberry.field(
+        description="Null until staff link a case mailed in by someone who is not a portal user (linkCase)."
+    )
+    requester: Annotated[User, strawberry.lazy("gateway.schema.identity.types")] | None = strawberry.field(
+        description="The portal user who opened the case; null when it was mailed in by someone who is not one."
+    )
     subject: str
     description: str
     product: str | None
@@ -72,7 +49,7 @@ class Case(Node):
     priority: CasePriority
     status: CaseStatus
     team: SupportTeam
-    assignee: User | None
+    assignee: Annotated[User, strawberry.lazy("gateway.schema.identity.types")] | None
     channel: CaseChannel
     related_case: Case | None
     attachments: list[Attachment]
@@ -82,41 +59,15 @@ class Case(Node):
 
 
 @strawberry.type()
-class CaseConnection:
-    edges: list[CaseEdge]
-    page_info: PageInfo
-    total_count: int
-
-
-@strawberry.type()
-class CaseEdge:
-    node: Case
-    cursor: str
-
-
-@strawberry.type()
 class CaseComment:
     id: strawberry.ID
-    author: User | None
+    author: Annotated[User, strawberry.lazy("gateway.schema.identity.types")] | None
     author_email: str
     body: str
     internal: bool = strawberry.field(description="Internal notes are visible to staff only.")
     channel: CaseChannel
     attachments: list[Attachment]
     created_at: datetime
-
-
-@strawberry.type()
-class CaseCommentConnection:
-    edges: list[CaseCommentEdge]
-    page_info: PageInfo
-    total_count: int
-
-
-@strawberry.type()
-class CaseCommentEdge:
-    node: CaseComment
-    cursor: str
 
 
 @strawberry.input()
@@ -141,7 +92,7 @@ class CreateCaseInput:
     error_message: str | None = None
     issue_started_at: datetime | None = None
     account_numbers: list[str] | None = None
-    priority: CasePriority | None = CasePriority.NORMAL
+    priority: CasePriority | None = CasePriority["NORMAL"]
     related_case_number: str | None = strawberry.field(
         default=None, description="Case number of an earlier case this one follows up."
     )

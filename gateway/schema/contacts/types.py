@@ -1,35 +1,24 @@
-"""The contacts part of the graph: the contract's types. Root fields arrive with the contacts service."""
+"""Contacts' graph types, as the contract has them."""
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from gateway.schema.common import Node, PageInfo
-from gateway.schema.identity import Account, Role, User
+from gateway.schema.common import Node
+from gateway.schema.contacts.enums import PortalAccessStatus, SyncStatus
+from gateway.schema.identity.enums import Role
 
-
-@strawberry.enum
-class PortalAccessStatus(enum.Enum):
-    NONE = "NONE"
-    INVITED = "INVITED"
-    ACTIVE = "ACTIVE"
-    DISABLED = "DISABLED"
-
-
-@strawberry.enum
-class SyncStatus(enum.Enum):
-    PENDING = "PENDING"
-    SYNCED = "SYNCED"
-    FAILED = "FAILED"
+if TYPE_CHECKING:
+    from gateway.schema.identity.types import Account, User
 
 
 @strawberry.type()
 class Contact(Node):
     id: strawberry.ID
-    account: Account
+    account: Annotated[Account, strawberry.lazy("gateway.schema.identity.types")]
     first_name: str
     last_name: str
     email: str
@@ -39,25 +28,12 @@ class Contact(Node):
     portal_enabled: bool
     portal_access_status: PortalAccessStatus
     is_user: bool
-    user: User | None
+    user: Annotated[User, strawberry.lazy("gateway.schema.identity.types")] | None
     external_id: str | None
     sync_status: SyncStatus
     last_synced_at: datetime | None
     created_at: datetime
     updated_at: datetime
-
-
-@strawberry.type()
-class ContactConnection:
-    edges: list[ContactEdge]
-    page_info: PageInfo
-    total_count: int
-
-
-@strawberry.type()
-class ContactEdge:
-    node: Contact
-    cursor: str
 
 
 @strawberry.input(
@@ -73,14 +49,6 @@ class ContactFilter:
     search: str | None = None
 
 
-@strawberry.enum
-class ContactOrder(enum.Enum):
-    NAME_ASC = "NAME_ASC"
-    NAME_DESC = "NAME_DESC"
-    EMAIL_ASC = "EMAIL_ASC"
-    UPDATED_AT_DESC = "UPDATED_AT_DESC"
-
-
 @strawberry.input()
 class CreateContactInput:
     account_id: strawberry.ID | None = None
@@ -91,7 +59,7 @@ class CreateContactInput:
     title: str | None = None
     is_primary: bool | None = False
     portal_enabled: bool | None = True
-    portal_role: Role | None = Role.USER
+    portal_role: Role | None = Role["USER"]
 
 
 @strawberry.input()

@@ -1,0 +1,239 @@
+"""Identity's graph types: accounts, users, invitations, sessions, announcements, and their inputs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+
+from gateway.schema.common import Connection, Ctx, Node, connection, dt, optional_dt, page_size
+from gateway.schema.identity import loaders
+from gateway.schema.identity.enums import AnnouncementKind, InvitationStatus, Role, SupportTeam, UserStatus
+from protos.identity.v1 import identity_pb2 as pb
+
+
+@strawberry.type
+class Invitation:
+    id: strawberry.ID
+    email: str
+    status: InvitationStatus
+    sent_at: datetime
+    expires_at: datetime
+    resend_count: int
+
+    @classmethod
+    def from_pb(cls, m: pb.Invitation) -> Invitation:
+        return cls(
+            id=strawberry.ID(m.id),
+            email=m.email,
+            status=InvitationStatus.from_pb(m.status),
+            sent_at=dt(m.sent_at),
+            expires_at=dt(m.expires_at),
+            resend_count=m.resend_count,
+        )
+
+
+@strawberry.type(description="What an invitation link shows before the invitee has an account.")
+class InvitationInfo:
+    email: str
+    account_name: str
+    status: InvitationStatus
+    expires_at: datetime
+
+    @classmethod
+    def from_pb(cls, m: pb.InvitationInfo) -> InvitationInfo:
+        return cls(
+            email=m.email,
+            account_name=m.account_name,
+            status=InvitationStatus.from_pb(m.status),
+            expires_at=dt(m.expires_at),
+        )
+
+
+@strawberry.type
+class EmailPreferences:
+    maintenance: bool
+    incident: bool
+    case_updates: bool
+    billing: bool
+
+    @classmethod
+    def from_pb(cls, m: pb.EmailPreferences) -> EmailPreferences:
+        return cls(maintenance=m.maintenance, incident=m.incident, case_updates=m.case_updates, billing=m.billing)
+
+
+@strawberry.type
+class User(Node):
+    id: strawberry.ID
+    email: str
+    name: str
+    role: Role
+    status: UserStatus
+    team: SupportTeam | None
+    invitation: Invitation | None
+    email_preferences: EmailPreferences | None
+    created_at: datetime
+    last_login_at: datetime | None
+    account_id: strawberry.Private[str]
+    contact_id: strawberry.Private[str]
+
+    @classmethod
+    def from_pb(cls, m: pb.User) -> User:
+        return cls(
+            id=strawberry.ID(m.id),
+            email=m.email,
+            name=m.name,
+            role=Role.from_pb(m.role),
+            status=UserStatus.from_pb(m.status),
+            team=SupportTeam.from_pb(m.team) if m.team else None,
+            invitation=Invitation.from_pb(m.invitation) if m.HasField("invitation") else None,
+            email_preferences=EmailPreferences.from_pb(m.email_preferences)
+            if m.HasField("email_preferences")
+            else None,
+            created_at=dt(m.created_at),
+            last_login_at=optional_dt(m, "last_login_at"),
+            account_id=m.account_id,
+            contact_id=m.contact_id,
+        )
+
+    @strawberry.field
+    async def account(self, info: Ctx) -> Account | None:
+        return await load_account(info, self.account_id) if self.account_id else None
+
+
+def user_connection(page: Any) -> Connection[User]:
+    """From a ListUsersResponse or a UserPage (same fields)."""
+    return connection([User.from_pb(u) for u in page.users], page)
+
+
+@strawberry.type
+class Account(Node):
+    id: strawberry.ID
+    number: str
+    name: str
+
+    @classmethod
+    def from_pb(cls, m: pb.Account) -> Account:
+        return cls(id=strawberry.ID(m.id), number=m.number, name=m.name)
+
+    @strawberry.field(description="Who can grant access: the account's active administrators.")
+    async def admins(self, info: Ctx) -> list[User]:
+        return [User.from_pb(u) for u in await info.context.loader(loaders.admins).load(str(self.id))]
+
+    @strawberry.field
+    async def users(
+        self,
+        info: Ctx,
+        status: UserStatus | None = None,
+        role: Role | None = None,
+        first: int | None = 50,
+        after: str | None = None,
+    ) -> Connection[User]:
+        key = (str(self.id), status, role, page_size(first), after or "")
+        return user_connection(await info.context.loader(loaders.account_users).load(key))
+
+
+@strawberry.type
+class AuthPayload:
+    access_token: str
+    refresh_token: str
+    expires_at: datetime
+    user: User
+
+    @classmethod
+    def from_pb(cls, m: pb.AuthSession) -> AuthPayload:
+        return cls(
+            access_token=m.access_token,
+            refresh_token=m.refresh_token,
+            expires_at=dt(m.expires_at),
+            user=User.from_pb(m.user),
+        )
+
+
+@strawberry.input
+class InviteUserInput:
+    email: str
+    name: str
+    role: Role = Role["USER"]
+
+
+@strawberry.type(description="One row per requested invite: either the user or the reason it was refused.")
+class InviteUserResult:
+    email: str
+    user: User | None
+    error: str | None
+
+
+@strawberry.input
+class EmailPreferencesInput:
+    maintenance: bool | None = None
+    incident: bool | None = None
+    case_updates: bool | None = None
+    billing: bool | None = None
+
+
+@strawberry.input
+class CreateAccountInput:
+    name: str
+    number: str
+    admin_email: str
+    admin_name: str
+
+
+@strawberry.input
+class CreateStaffUserInput:
+    email: str
+    name: str
+    role: Role
+    team: SupportTeam | None = None
+
+
+@strawberry.type
+class Announcement(Node):
+    id: strawberry.ID
+    kind: AnnouncementKind
+    title: str
+    body: str
+    starts_at: datetime
+    ends_at: datetime | None
+    published_at: datetime
+
+    @classmethod
+    def from_pb(cls, m: pb.Announcement) -> Announcement:
+        return cls(
+            id=strawberry.ID(m.id),
+            kind=AnnouncementKind.from_pb(m.kind),
+            title=m.title,
+            body=m.body,
+            starts_at=dt(m.starts_at),
+            ends_at=optional_dt(m, "ends_at"),
+            published_at=dt(m.published_at),
+        )
+
+
+@strawberry.input
+class PublishAnnouncementInput:
+    kind: AnnouncementKind
+    title: str
+    body: str
+    starts_at: datetime
+    ends_at: datetime | None = None
+
+
+# --- by id: the node registry's resolvers, and other fields' ------------------------------------------
+
+
+async def load_user(info: Ctx, user_id: str) -> User | None:
+    found = await info.context.loader(loaders.users).load(user_id)
+    return User.from_pb(found) if found is not None else None
+
+
+async def load_account(info: Ctx, account_id: str) -> Account | None:
+    found = await info.context.loader(loaders.accounts).load(account_id)
+    return Account.from_pb(found) if found is not None else None
+
+
+async def load_announcement(info: Ctx, announcement_id: str) -> Announcement | None:
+    found = await info.context.loader(loaders.announcements).load(announcement_id)
+    return Announcement.from_pb(found) if found is not None else None
