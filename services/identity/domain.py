@@ -324,7 +324,7 @@ class Identity:
         now = self.clock.now()
         token = secrets.token_urlsafe(32)
         invitation: Doc = {
-            "id": new_id("ivt")  # "inv_" is left to invoices (node ids dispatch on the prefix),
+            "id": new_id("ivt"),  # "inv_" is left to invoices (node ids dispatch on the prefix)
             "status": "PENDING",
             "token_hash": hash_secret(token),
             "voided_token_hashes": voided[-20:],
