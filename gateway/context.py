@@ -44,6 +44,13 @@ class PortalContext:
         raw = str(params.get("Authorization") or params.get("authorization") or params.get("authToken") or "")
         return raw.removeprefix("Bearer ").strip()
 
+    def sign_in(self, access_token: str) -> None:
+        """The rest of this operation acts as the user who just signed in (login, acceptInvitation,
+        refreshSession): `login { user { account { name } } }` resolves `account` as that user."""
+        self.token = access_token
+        self._caller = None
+        self._loaders.clear()  # nothing loaded as the anonymous caller is reused
+
     async def caller(self) -> Caller:
         """The verified caller; UNAUTHENTICATED without a valid token. The gateway checks the
         signature itself; each service checks it again."""

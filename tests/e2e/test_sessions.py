@@ -132,3 +132,22 @@ async def test_expired_access_token_is_refused(gql, clock):
 
 async def test_me_without_token(gql):
     assert code_of(await gql.error(ME)) == "UNAUTHENTICATED"
+
+
+SIGN_IN_SHAPE = """mutation($e: String!, $p: String!) { login(email: $e, password: $p) {
+  accessToken user { email account { name admins { email } } } } }"""
+REFRESH_SHAPE = "mutation($t: String!) { refreshSession(refreshToken: $t) { user { account { number } } } }"
+
+
+async def test_fields_under_login_and_refresh_resolve_as_the_user_who_just_signed_in(gql):
+    """The first query of every front end: sign in and read the account in one operation, no header."""
+    body = await gql(SIGN_IN_SHAPE, {"e": "manager@acme.test", "p": "portal-demo-pass"})
+    assert not body.get("errors"), body
+    account = body["data"]["login"]["user"]["account"]
+    assert account["name"] == "Acme Corp" and "admin@acme.test" in [a["email"] for a in account["admins"]]
+    session = await gql.login("admin@globex.test")
+    refreshed = await gql.ok(REFRESH_SHAPE, {"t": session["refreshToken"]})
+    assert refreshed["refreshSession"]["user"]["account"]["number"] == "GLOBEX-001"
+    # a failed sign-in acts as nobody: nested fields are not reached, the error says why
+    failed = await gql(SIGN_IN_SHAPE, {"e": "manager@acme.test", "p": "wrong-password-123"})
+    assert failed["data"] is None and code_of(failed["errors"][0]) == "UNAUTHENTICATED"

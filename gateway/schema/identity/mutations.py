@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from gateway.context import PortalContext
 from gateway.errors import bad_input
 from gateway.schema.common import Ctx, to_pb
 from gateway.schema.identity.enums import Role
@@ -25,19 +26,24 @@ from portalkit.convert import to_timestamp
 from protos.identity.v1 import identity_pb2 as pb
 
 
+def signed_in(ctx: PortalContext, session: pb.AuthSession) -> AuthPayload:
+    ctx.sign_in(session.access_token)
+    return AuthPayload.from_pb(session)
+
+
 @strawberry.type
 class IdentityMutation:
     @strawberry.mutation
     async def login(self, info: Ctx, email: str, password: str) -> AuthPayload:
         ctx = info.context
         request = pb.LoginRequest(email=email, password=password, client_address=ctx.client_address)
-        return AuthPayload.from_pb(await ctx.call("identity", ctx.clients.identity.Login, request, auth=False))
+        return signed_in(ctx, await ctx.call("identity", ctx.clients.identity.Login, request, auth=False))
 
     @strawberry.mutation
     async def refresh_session(self, info: Ctx, refresh_token: str) -> AuthPayload:
         ctx = info.context
         request = pb.RefreshSessionRequest(refresh_token=refresh_token)
-        return AuthPayload.from_pb(await ctx.call("identity", ctx.clients.identity.RefreshSession, request, auth=False))
+        return signed_in(ctx, await ctx.call("identity", ctx.clients.identity.RefreshSession, request, auth=False))
 
     @strawberry.mutation
     async def logout(self, info: Ctx, refresh_token: str) -> bool:
@@ -71,9 +77,7 @@ class IdentityMutation:
     async def accept_invitation(self, info: Ctx, token: str, password: str, name: str | None = None) -> AuthPayload:
         ctx = info.context
         request = pb.AcceptInvitationRequest(token=token, password=password, name=name or "")
-        return AuthPayload.from_pb(
-            await ctx.call("identity", ctx.clients.identity.AcceptInvitation, request, auth=False)
-        )
+        return signed_in(ctx, await ctx.call("identity", ctx.clients.identity.AcceptInvitation, request, auth=False))
 
     @strawberry.mutation
     async def update_email_preferences(self, info: Ctx, input: EmailPreferencesInput) -> EmailPreferences:
