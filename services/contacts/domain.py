@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from portalkit.auth import Caller
-from portalkit.batch import batch_get
+from portalkit.batch import MAX_BATCH, batch_get
 from portalkit.catalog import AccountUpdated, ContactSynced, Event
 from portalkit.clock import Clock
 from portalkit.consumers import Received
@@ -44,6 +44,20 @@ class Contacts:
         columns = {k: v for k, v in filters.items() if k != "search" and v not in (None, "")}
         search = str(filters.get("search") or "").strip()
         return await self.store.list_contacts(account_id, columns, search, order, size, token)
+
+    async def list_contacts_of_accounts(
+        self, caller: Caller, account_ids: list[str], filters: Doc, order: str, size: int, token: str
+    ) -> list[tuple[str, Page]]:
+        """The same page for each account (Account.contacts in a list): (account id, page)."""
+        account_ids = list(dict.fromkeys(account_ids))
+        if len(account_ids) > MAX_BATCH:
+            raise InvalidInput(f"at most {MAX_BATCH} accounts per call")
+        for account_id in account_ids:
+            rules.require_read(caller, account_id)
+        return [
+            (account_id, await self.list_contacts(caller, account_id, filters, order, size, token))
+            for account_id in account_ids
+        ]
 
     # --- changes by people ---------------------------------------------------------------------
     async def create_contact(self, caller: Caller, account_id: str, values: Doc) -> Doc:

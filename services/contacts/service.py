@@ -20,7 +20,7 @@ class ContactsSettings(ServiceSettings):
 def build(settings: ContactsSettings, infra: Infrastructure | None = None) -> Service:
     infra = (infra or Infrastructure()).complete(settings)
     store = ContactsStore(infra.db)
-    domain = Contacts(store)
+    domain = Contacts(store, infra.clock)
     api = GrpcApi.of(contacts_pb2, contacts_pb2_grpc, ContactsHandlers(domain))
     verifier = token_verifier(settings.identity_grpc_addr)
     return Service(settings, infra, store, domain, api, verifier.verify, consumers(domain))

@@ -1,20 +1,13 @@
-"""Contacts in the graph: the contract's types; root fields arrive with the contacts service."""
+"""Contacts in the graph: contacts of customer accounts, their portal access and back-office sync."""
 
 from __future__ import annotations
 
 import strawberry
 
-from gateway.schema.common import Connection, NodeResolver
-from gateway.schema.contacts.enums import ContactOrder
+from gateway.schema.common import NodeResolver
 from gateway.schema.contacts.mutations import ContactsMutation as Mutation
 from gateway.schema.contacts.queries import ContactsQuery as Query
-from gateway.schema.contacts.types import (
-    Contact,
-    ContactFilter,
-    CreateContactInput,
-    ExternalContactInput,
-    UpdateContactInput,
-)
+from gateway.schema.contacts.types import load_contact
 
 
 @strawberry.type
@@ -24,15 +17,7 @@ class ContactsSubscription:
 
 Subscription = ContactsSubscription
 
-NODES: dict[str, NodeResolver] = {}  # contacts, once the service can read them whole
-# No root field reaches these yet; each goes once one does.
-TYPES: list[type] = [
-    Connection[Contact],
-    ContactFilter,
-    ContactOrder,
-    CreateContactInput,
-    UpdateContactInput,
-    ExternalContactInput,
-]
+NODES: dict[str, NodeResolver] = {"con_": load_contact}
+TYPES: list[type] = []  # every contacts type is reached from a field
 
 __all__ = ["NODES", "TYPES", "Mutation", "Query", "Subscription"]

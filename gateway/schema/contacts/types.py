@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from gateway.schema.common import Node
+from gateway.schema.common import Connection, Ctx, Node, connection, dt, optional_dt
+from gateway.schema.contacts import loaders
 from gateway.schema.contacts.enums import PortalAccessStatus, SyncStatus
 from gateway.schema.identity.enums import Role
+from protos.contacts.v1 import contacts_pb2 as pb
 
 if TYPE_CHECKING:
     from gateway.schema.identity.types import Account, User
@@ -18,7 +20,6 @@ if TYPE_CHECKING:
 @strawberry.type()
 class Contact(Node):
     id: strawberry.ID
-    account: Annotated[Account, strawberry.lazy("gateway.schema.identity.types")]
     first_name: str
     last_name: str
     email: str
@@ -27,13 +28,63 @@ class Contact(Node):
     is_primary: bool
     portal_enabled: bool
     portal_access_status: PortalAccessStatus
-    is_user: bool
-    user: Annotated[User, strawberry.lazy("gateway.schema.identity.types")] | None
+    is_user: bool = strawberry.field(
+        description="True once a portal user exists for this contact (invited or active), as the back office shows it."
+    )
     external_id: str | None
     sync_status: SyncStatus
     last_synced_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    account_id: strawberry.Private[str]
+    user_id: strawberry.Private[str]
+
+    @classmethod
+    def from_pb(cls, m: pb.Contact) -> Contact:
+        return cls(
+            id=strawberry.ID(m.id),
+            first_name=m.first_name,
+            last_name=m.last_name,
+            email=m.email,
+            phone=m.phone or None,
+            title=m.title or None,
+            is_primary=m.is_primary,
+            portal_enabled=m.portal_enabled,
+            portal_access_status=PortalAccessStatus.from_pb(m.portal_access_status),
+            is_user=m.is_user,
+            external_id=m.external_id or None,
+            sync_status=SyncStatus.from_pb(m.sync_status),
+            last_synced_at=optional_dt(m, "last_synced_at"),
+            created_at=dt(m.created_at),
+            updated_at=dt(m.updated_at),
+            account_id=m.account_id,
+            user_id=m.user_id,
+        )
+
+    @strawberry.field
+    async def account(self, info: Ctx) -> Annotated[Account, strawberry.lazy("gateway.schema.identity.types")]:
+        from gateway.schema.identity.types import load_account
+
+        account = await load_account(info, self.account_id)
+        if account is None:
+            raise LookupError(f"account {self.account_id} of contact {self.id} is not readable")
+        return account
+
+    @strawberry.field(description="The contact's portal user (Login Info: status, last login, invitation).")
+    async def user(self, info: Ctx) -> Annotated[User, strawberry.lazy("gateway.schema.identity.types")] | None:
+        from gateway.schema.identity.types import load_user
+
+        return await load_user(info, self.user_id) if self.user_id else None
+
+
+def contact_connection(page: Any) -> Connection[Contact]:
+    """From a ContactPage."""
+    return connection([Contact.from_pb(c) for c in page.contacts], page)
+
+
+async def load_contact(info: Ctx, contact_id: str) -> Contact | None:
+    found = await info.context.loader(loaders.contacts).load(contact_id)
+    return Contact.from_pb(found) if found is not None else None
 
 
 @strawberry.input(
@@ -47,6 +98,23 @@ class ContactFilter:
     portal_enabled: bool | None = None
     is_user: bool | None = None
     search: str | None = None
+
+    def to_pb(self) -> pb.ContactFilter:
+        message = pb.ContactFilter(
+            name=self.name or "",
+            email=self.email or "",
+            phone=self.phone or "",
+            title=self.title or "",
+            search=self.search or "",
+        )
+        for flag in ("portal_enabled", "is_user"):
+            if getattr(self, flag) is not None:
+                setattr(message, flag, getattr(self, flag))
+        return message
+
+
+def filter_pb(filter: ContactFilter | None) -> pb.ContactFilter:
+    return filter.to_pb() if filter is not None else pb.ContactFilter()
 
 
 @strawberry.input()
@@ -81,3 +149,15 @@ class ExternalContactInput:
     email: str
     phone: str | None = None
     title: str | None = None
+
+
+def contact_input(values: Any) -> pb.ContactInput:
+    """The ContactInput of any of the three inputs: only what the caller gave is set."""
+    message = pb.ContactInput(
+        first_name=values.first_name or "", last_name=values.last_name or "", email=values.email or ""
+    )
+    for optional in ("phone", "title", "is_primary"):
+        value = getattr(values, optional, None)
+        if value is not None:
+            setattr(message, optional, value)
+    return message

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
@@ -11,6 +11,9 @@ from gateway.schema.common import Connection, Ctx, Node, connection, dt, optiona
 from gateway.schema.identity import loaders
 from gateway.schema.identity.enums import AnnouncementKind, InvitationStatus, Role, SupportTeam, UserStatus
 from protos.identity.v1 import identity_pb2 as pb
+
+if TYPE_CHECKING:
+    from gateway.schema.contacts.types import Contact, ContactFilter
 
 
 @strawberry.type
@@ -101,6 +104,12 @@ class User(Node):
     async def account(self, info: Ctx) -> Account | None:
         return await load_account(info, self.account_id) if self.account_id else None
 
+    @strawberry.field(description="The contact this user was invited for, if any (null when not readable).")
+    async def contact(self, info: Ctx) -> Annotated[Contact, strawberry.lazy("gateway.schema.contacts.types")] | None:
+        from gateway.schema.contacts.types import load_contact
+
+        return await load_contact(info, self.contact_id) if self.contact_id else None
+
 
 def user_connection(page: Any) -> Connection[User]:
     """From a ListUsersResponse or a UserPage (same fields)."""
@@ -132,6 +141,20 @@ class Account(Node):
     ) -> Connection[User]:
         key = (str(self.id), status, role, page_size(first), after or "")
         return user_connection(await info.context.loader(loaders.account_users).load(key))
+
+    @strawberry.field
+    async def contacts(
+        self,
+        info: Ctx,
+        filter: Annotated[ContactFilter, strawberry.lazy("gateway.schema.contacts.types")] | None = None,
+        first: int | None = 50,
+        after: str | None = None,
+    ) -> Connection[Annotated[Contact, strawberry.lazy("gateway.schema.contacts.types")]]:
+        from gateway.schema.contacts import loaders as contact_loaders
+        from gateway.schema.contacts.types import contact_connection, filter_pb
+
+        key = (str(self.id), filter_pb(filter).SerializeToString(deterministic=True), 0, page_size(first), after or "")
+        return contact_connection(await info.context.loader(contact_loaders.account_contacts).load(key))
 
 
 @strawberry.type
