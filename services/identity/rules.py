@@ -76,7 +76,7 @@ def check_password_policy(password: str, email: str) -> None:
     local_part = email.split("@", 1)[0]
     if lowered == email or (len(local_part) >= 4 and local_part in lowered):
         raise InvalidInput("password must not contain your email address", reason="PASSWORD_CONTAINS_EMAIL")
-    result = zxcvbn(password[:100], user_inputs=[email, local_part])
+    result = zxcvbn(password[:72], user_inputs=[email, local_part])  # zxcvbn refuses longer input
     if result["score"] < 2:
         hint = result["feedback"].get("warning") or "it is too easy to guess"
         raise InvalidInput(f"password is too common: {hint}", reason="PASSWORD_TOO_COMMON")
