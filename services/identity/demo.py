@@ -27,6 +27,7 @@ class DemoLogin:
     role: str
     account: str
     user_id: str
+    account_id: str = ""  # "" for staff
 
 
 async def load_demo(identity: Identity) -> list[DemoLogin]:
@@ -66,5 +67,5 @@ async def load_demo(identity: Identity) -> list[DemoLogin]:
                 "last_login_at": None,
             }
             await store.insert_user(user)
-        logins.append(DemoLogin(email, role, number or "staff", user["_id"]))
+        logins.append(DemoLogin(email, role, number or "staff", user["_id"], account_ids.get(number, "")))
     return logins

@@ -259,3 +259,28 @@ async def test_a_list_of_accounts_with_their_contacts_and_users_costs_one_call_p
     users_linked = any(n["node"]["user"] for e in data for n in e["node"]["contacts"]["edges"])
     expected = ["BatchGetAccounts", "BatchListContacts", "ListAccounts"] + (["BatchGetUsers"] if users_linked else [])
     assert calls == sorted(expected), calls
+
+
+async def test_demo_contacts_reach_every_portal_access_state(gql, tokens):
+    admin = await tokens("admin@acme.test")
+    query = """query($f: ContactFilter) { contacts(filter: $f, first: 100) { edges { node {
+      email portalAccessStatus isUser externalId user { email } } } } }"""
+
+    async def states() -> dict:
+        edges = (await gql.ok(query, {"f": {"email": "@acme.test"}}, token=admin))["contacts"]["edges"]
+        return {e["node"]["email"]: e["node"] for e in edges}
+
+    wanted = {
+        "user@acme.test": "ACTIVE",
+        "ivy.invitee@acme.test": "INVITED",
+        "dan.departed@acme.test": "DISABLED",
+        "nora.ledger@acme.test": "NONE",
+    }
+    settled = await _eventually(
+        states,
+        lambda found: all(found.get(email, {}).get("portalAccessStatus") == s for email, s in wanted.items()),
+        "the demo contacts reached their states",
+    )
+    assert settled["user@acme.test"]["user"]["email"] == "user@acme.test" and settled["user@acme.test"]["isUser"]
+    assert not settled["nora.ledger@acme.test"]["isUser"]
+    assert settled["bea.booker@acme.test"]["externalId"] == "ERP-1001"
