@@ -8,18 +8,31 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import socket
 import statistics
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 
 import grpc.aio
 import httpx
+from aiosmtpd.controller import Controller
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 
 from devstack.embedded import start_stack
-from portalkit.telemetry import setup_logging, setup_telemetry
+from portalkit.telemetry import add_span_processor, setup_logging, setup_telemetry
+from protos.contacts.v1 import contacts_pb2, contacts_pb2_grpc
 from protos.identity.v1 import identity_pb2, identity_pb2_grpc
+from services.contacts.demo import SYSTEM
+from services.contacts.demo import load_demo as load_demo_contacts
 from services.identity.demo import DEMO_PASSWORD, load_demo
 
+CONTACTS_PAGE = (
+    "{ contacts(first: 100) { totalCount edges { cursor node { id email portalAccessStatus user { email } } } } }"
+)
+CREATE_CONTACT = "mutation($i: CreateContactInput!) { createContact(input: $i) { id } }"
 LOGIN = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken user { id } } }"
 
 
@@ -38,11 +51,54 @@ def p99(samples: list[float]) -> float:
     return sorted(samples)[max(0, int(len(samples) * 0.99) - 1)]
 
 
+class MailArrivals:
+    """A real SMTP server in the bench: when each recipient's mail arrived."""
+
+    def __init__(self) -> None:
+        self.arrived: dict[str, float] = {}
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        for rcpt in getattr(envelope, "rcpt_tos", []):
+            self.arrived[rcpt.lower()] = time.perf_counter()
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def count_calls(spans: InMemorySpanExporter) -> int:
+    calls = [
+        s for s in spans.get_finished_spans() if s.kind == SpanKind.CLIENT and (s.attributes or {}).get("rpc.system")
+    ]
+    spans.clear()
+    return len(calls)
+
+
 async def main(runs: int) -> None:
     os.environ.setdefault("PORTAL_LOG_LEVEL", "WARNING")
-    stack = await start_stack({"mail_dir": ".bench/mail", "argon2_profile": "standard"})
+    mail = MailArrivals()
+    smtp = Controller(mail, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    spans = InMemorySpanExporter()
+    add_span_processor(SimpleSpanProcessor(spans))
+    stack = await start_stack(
+        {"smtp_url": f"smtp://127.0.0.1:{smtp.port}", "argon2_profile": "standard", "outbox_poll_seconds": 0.5}
+    )
     try:
-        await load_demo(stack.services["identity"].domain)
+        logins = await load_demo(stack.services["identity"].domain)
+        accounts = {login.account: login.account_id for login in logins if login.account_id}
+        contacts_domain = stack.services["contacts"].domain
+        await load_demo_contacts(contacts_domain, accounts)
+        # 120 contacts with portal access: identity invites each, so each has a user to resolve
+        for n in range(120):
+            values = {"first_name": f"Bench{n}", "last_name": f"Contact{n:04d}", "email": f"bench{n}@acme.test"}
+            await contacts_domain.create_contact(SYSTEM, accounts["ACME-001"], values)
+        linked = {"is_user": True, "search": "bench"}
+        while (await contacts_domain.list_contacts(SYSTEM, accounts["ACME-001"], linked, "", 1, "")).total < 120:
+            await asyncio.sleep(0.05)  # identity's invitation.sent events link each contact to its user
         async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as http:
             login = (
                 await http.post(
@@ -62,21 +118,75 @@ async def main(runs: int) -> None:
                 body = {"query": "mutation($e: String!) { requestPasswordReset(email: $e) }", "variables": {"e": email}}
                 return lambda: http.post("/graphql", json=body)
 
-            async with grpc.aio.insecure_channel(stack.address("identity")) as channel:
+            admin_login = (
+                await http.post(
+                    "/graphql", json={"query": LOGIN, "variables": {"e": "admin@acme.test", "p": DEMO_PASSWORD}}
+                )
+            ).json()
+            admin_token = admin_login["data"]["login"]["accessToken"]
+            admin_headers = {"Authorization": f"Bearer {admin_token}"}
+
+            async def gateway_contacts() -> object:
+                response = await http.post("/graphql", json={"query": CONTACTS_PAGE}, headers=admin_headers)
+                body = response.json()
+                assert response.status_code == 200 and "errors" not in body, body
+                edges = body["data"]["contacts"]["edges"]
+                assert len(edges) == 100 and sum(1 for e in edges if e["node"]["user"]) >= 90
+                return response
+
+            invited: list[float] = []
+
+            async def contact_to_invitation_mail() -> object:
+                email = f"invitee.{uuid.uuid4().hex[:10]}@acme.test"
+                variables = {"i": {"firstName": "Ina", "lastName": "Invitee", "email": email}}
+                started = time.perf_counter()
+                response = await http.post(
+                    "/graphql", json={"query": CREATE_CONTACT, "variables": variables}, headers=admin_headers
+                )
+                assert "errors" not in response.json(), response.json()
+                while email not in mail.arrived:  # noqa: ASYNC110 - the SMTP server runs on its own thread
+                    await asyncio.sleep(0.002)
+                invited.append((mail.arrived[email] - started) * 1000)
+                return response
+
+            async with (
+                grpc.aio.insecure_channel(stack.address("identity")) as channel,
+                grpc.aio.insecure_channel(stack.address("contacts")) as contacts_channel,
+            ):
                 stub = identity_pb2_grpc.IdentityServiceStub(channel)
+                contacts_stub = contacts_pb2_grpc.ContactsServiceStub(contacts_channel)
                 metadata = (("authorization", f"Bearer {token}"),)
+                admin_metadata = (("authorization", f"Bearer {admin_token}"),)
 
                 async def grpc_get_user() -> object:
                     return await stub.GetUser(identity_pb2.GetUserRequest(id=user_id), metadata=metadata, timeout=5)
 
+                async def grpc_contacts() -> object:
+                    """The same reads the gateway makes, made directly: the page, then its users."""
+                    page = await contacts_stub.ListContacts(
+                        contacts_pb2.ListContactsRequest(page_size=100), metadata=admin_metadata, timeout=5
+                    )
+                    ids = [c.user_id for c in page.contacts if c.user_id]
+                    request = identity_pb2.BatchGetUsersRequest(ids=ids)
+                    return await stub.BatchGetUsers(request, metadata=admin_metadata, timeout=5)
+
+                await gateway_contacts()  # warm: signing keys fetched, channels connected
+                spans.clear()
+                await gateway_contacts()
+                calls_per_page = count_calls(spans)
                 rows = [
                     ("me via gateway (HTTP+GraphQL+gRPC)", await measure(gateway_me, runs)),
                     ("GetUser direct gRPC", await measure(grpc_get_user, runs)),
+                    ("100 contacts + user via gateway", await measure(gateway_contacts, runs // 3)),
+                    ("ListContacts + BatchGetUsers direct", await measure(grpc_contacts, runs // 3)),
                     ("requestPasswordReset, known email", await measure(reset("user@acme.test"), runs // 3)),
                     ("requestPasswordReset, unknown email", await measure(reset("nobody@acme.test"), runs // 3)),
                 ]
+                await measure(contact_to_invitation_mail, max(20, runs // 10), warmup=3)
+                rows.append(("createContact -> invitation mail", invited[3:]))
     finally:
         await stack.stop()
+        smtp.stop()
 
     print(f"\n{'operation':<40} {'runs':>5} {'median ms':>10} {'p99 ms':>9}")
     for name, samples in rows:
@@ -85,8 +195,12 @@ async def main(runs: int) -> None:
     print(f"\nratio me-via-gateway / GetUser-direct (median): {medians[rows[0][0]] / medians[rows[1][0]]:.2f}")
     print(f"ratio p99: {p99(rows[0][1]) / p99(rows[1][1]):.2f}")
     print(
+        f"ratio 100 contacts via gateway / the same reads direct (median): {medians[rows[2][0]] / medians[rows[3][0]]:.2f}"
+        f"; gRPC calls per page through the gateway: {calls_per_page}"
+    )
+    print(
         f"ratio reset known / unknown (median; ~1 means no user enumeration by timing): "
-        f"{medians[rows[2][0]] / medians[rows[3][0]]:.2f}"
+        f"{medians[rows[4][0]] / medians[rows[5][0]]:.2f}"
     )
 
 
