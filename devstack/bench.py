@@ -97,7 +97,7 @@ async def main(runs: int) -> None:
             values = {"first_name": f"Bench{n}", "last_name": f"Contact{n:04d}", "email": f"bench{n}@acme.test"}
             await contacts_domain.create_contact(SYSTEM, accounts["ACME-001"], values)
         linked = {"is_user": True, "search": "bench"}
-        while (await contacts_domain.list_contacts(SYSTEM, accounts["ACME-001"], linked, "", 1, "")).total < 120:
+        while (await contacts_domain.list_contacts(SYSTEM, accounts["ACME-001"], linked, "", 1, "")).total < 120:  # noqa: ASYNC110
             await asyncio.sleep(0.05)  # identity's invitation.sent events link each contact to its user
         async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as http:
             login = (
