@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from portalkit.ids import new_id
-from services.identity import rules
-from services.identity.domain import Identity
+from services.identity import events, rules
+from services.identity.domain import Identity, new_account
 
 DEMO_PASSWORD = "portal-demo-pass"
 DEMO_ACCOUNTS = [("Acme Corp", "ACME-001"), ("Globex", "GLOBEX-001")]
@@ -37,15 +37,9 @@ async def load_demo(identity: Identity) -> list[DemoLogin]:
     for name, number in DEMO_ACCOUNTS:
         account = await store.find_account_by_number(number)
         if account is None:
-            account = {
-                "_id": new_id("acc"),
-                "number": number,
-                "number_lower": number.lower(),
-                "name": name,
-                "name_lower": name.lower(),
-                "created_at": now,
-            }
-            await store.insert_account(account)
+            account = new_account(name, number, now)
+            # announced like any new account: contacts keeps its copy of the portal switch from it
+            await store.insert_account(account, [events.account_updated(account)])
         account_ids[number] = account["_id"]
     password_hash = identity.hasher.hash(DEMO_PASSWORD)
     logins = []

@@ -19,7 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from portalkit.access import can_read_account, require_account_read, require_staff, require_support_admin
 from portalkit.auth import Caller, TokenIssuer, hash_secret
 from portalkit.batch import MAX_BATCH, batch_get
-from portalkit.catalog import AnnouncementPublished, ContactDeleted, ContactPortalAccessChanged
+from portalkit.catalog import AnnouncementPublished, ContactDeleted, ContactPortalAccessChanged, Event
 from portalkit.clock import Clock, as_utc
 from portalkit.consumers import Received
 from portalkit.errors import (
@@ -39,6 +39,19 @@ from services.identity.store import IdentityStore
 
 Doc = dict[str, Any]
 SYSTEM = Caller(user_id="system", role="SUPPORT_ADMIN", account_id="", session_id="")
+
+
+def new_account(name: str, number: str, now: datetime) -> Doc:
+    """A new account document; its portal is on until the provider switches it off."""
+    return {
+        "_id": new_id("acc"),
+        "number": number,
+        "number_lower": number.lower(),
+        "name": name,
+        "name_lower": name.lower(),
+        "portal_enabled": True,
+        "created_at": now,
+    }
 
 
 def password_hasher(profile: str) -> PasswordHasher:
@@ -131,7 +144,13 @@ class Identity:
         user = await self.store.get_user(verified.user_id)
         if user is None or user["status"] != "ACTIVE":
             raise Unauthenticated("this login is deactivated", reason="USER_INACTIVE")
+        await self._refuse_if_portal_off(user)
         return Caller(user["_id"], user["role"], user.get("account_id", ""), session["_id"], user.get("team", "")), user
+
+    async def _refuse_if_portal_off(self, user: Doc) -> None:
+        """Staff have no account, so the switch never touches them."""
+        if user.get("account_id"):
+            rules.refuse_closed_portal(await self.store.get_account(user["account_id"]))
 
     async def login(self, email: str, password: str, client_address: str) -> Session:
         now = self.clock.now()
@@ -151,6 +170,8 @@ class Identity:
             raise Unauthenticated("invalid email or password", reason="INVALID_CREDENTIALS")
         if user["status"] != "ACTIVE":
             raise Unauthenticated("this login is deactivated; ask an administrator", reason="USER_INACTIVE")
+        # only after the password matched, so the answer tells a stranger nothing about the account
+        await self._refuse_if_portal_off(user)
         await self.store.clear_throttle(keys[0])
         rehashed = await self._hash(password) if self.hasher.check_needs_rehash(user["password_hash"]) else ""
         user = await self.store.record_login(user["_id"], now, rehashed) or user
@@ -166,6 +187,12 @@ class Identity:
     async def refresh(self, refresh_token: str) -> Session:
         now = self.clock.now()
         token_hash = hash_secret(refresh_token)
+        # the portal switch is checked before rotating, so the token still works once it is back on
+        current = await self.store.find_session_by_token(token_hash)
+        if current is not None and current["revoked_at"] is None:
+            owner = await self.store.get_user(current["user_id"])
+            if owner is not None:
+                await self._refuse_if_portal_off(owner)
         new_refresh = secrets.token_urlsafe(32)
         session = await self.store.rotate_session(token_hash, hash_secret(new_refresh), now)
         if session is None:
@@ -265,15 +292,8 @@ class Identity:
         admin_name = rules.clean_name(admin_name, "admin name")
         if await self.store.find_user_by_email(email) is not None:
             raise Conflict(f"{email} already has a user", reason="EMAIL_TAKEN")
-        account: Doc = {
-            "_id": new_id("acc"),
-            "number": number,
-            "number_lower": number.lower(),
-            "name": name,
-            "name_lower": name.lower(),
-            "created_at": self.clock.now(),
-        }
-        await self.store.insert_account(account)
+        account = new_account(name, number, self.clock.now())
+        await self.store.insert_account(account, [events.account_updated(account)])
         try:
             await self._invite(account, email, admin_name, "ADMIN")
         except DomainError:
@@ -281,6 +301,21 @@ class Identity:
             await self.store.delete_account(account["_id"])
             raise
         return account
+
+    async def set_portal_enabled(self, caller: Caller, account_id: str, enabled: bool) -> Doc:
+        """The provider's switch for one account; the same value again changes and publishes nothing."""
+        require_support_admin(caller)
+        account = await self.store.get_account(account_id)
+        if account is None:
+            raise NotFound("account not found")
+        if rules.portal_enabled(account) == enabled:
+            return account
+        switched = {**account, "portal_enabled": enabled}
+        saved = await self.store.switch_portal(account_id, enabled, [events.account_updated(switched)])
+        if saved is not None:
+            return saved
+        # a concurrent call flipped it first: answer with what is stored now
+        return await self.store.get_account(account_id) or switched
 
     async def create_staff_user(self, caller: Caller, email: str, name: str, role: str, team: str) -> Doc:
         require_support_admin(caller)
@@ -483,6 +518,8 @@ class Identity:
             raise NotFound("invitation not found")
         now = self.clock.now()
         rules.refuse_unusable_invitation(user["invitation"], token_hash, now)
+        # accepting logs in: refused (and the token kept) while the provider has the portal off
+        await self._refuse_if_portal_off(user)
         rules.check_password_policy(password, user["email"])
         changes: Doc = {"password_hash": await self._hash(password)}
         if name.strip():
@@ -613,10 +650,16 @@ class Identity:
             user = await self.store.find_user_by_email(rules.login_email(contact.email))
             if user is not None and user.get("account_id") != contact.account_id:
                 raise Forbidden(f"{contact.email} is a user of another account")
+        account = await self.store.get_account(contact.account_id)
+        if account is None:
+            raise NotFound(f"account {contact.account_id} not found")
+        if not rules.portal_enabled(account):
+            # contacts refuses this too; an event that got past it is refused here (dead-lettered)
+            raise FailedPrecondition(
+                f"the provider has switched the portal off for account {account['number']}",
+                reason=rules.PORTAL_DISABLED,
+            )
         if user is None:
-            account = await self.store.get_account(contact.account_id)
-            if account is None:
-                raise NotFound(f"account {contact.account_id} not found")
             role = contact.role if contact.role in rules.CUSTOMER_ROLES else "USER"
             try:
                 await self._invite(
@@ -631,9 +674,23 @@ class Identity:
                 return  # a redelivery raced the first delivery, which created the user
             return
         if user.get("contact_id") != contact.contact_id:
-            user = await self.store.link_contact(user["_id"], contact.contact_id) or user
+            if user["status"] != "INACTIVE":
+                await self._link_contact(user, contact.contact_id, event_id)
+                return
+            # linked first, so that the activation below (once per event) carries the contact id
+            user = await self.store.link_contact(user["_id"], "INACTIVE", contact.contact_id) or user
         if user["status"] == "INACTIVE":
             await self._activate(user, event_id=event_id)
+
+    async def _link_contact(self, user: Doc, contact_id: str, event_id: str) -> None:
+        """An existing user becomes the contact's: contacts learns it from the event that states
+        the user's standing (active, or invited and not yet accepted), in the same write."""
+        linked = {**user, "contact_id": contact_id}
+        if user["status"] == "ACTIVE":
+            news: Event = events.user_activated(linked)
+        else:
+            news = events.invitation_sent(linked, resend=False)
+        await self.store.link_contact(user["_id"], user["status"], contact_id, [news], event_id=event_id)
 
     async def _revoke_portal_access(self, event_id: str, contact_id: str, reason: str) -> None:
         user = await self.store.find_user_by_contact(contact_id)

@@ -11,6 +11,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from portalkit.catalog import (
+    AccountUpdated,
     AnnouncementPublished,
     InvitationAccepted,
     InvitationSent,
@@ -20,6 +21,7 @@ from portalkit.catalog import (
 )
 from portalkit.events import iso_time
 from portalkit.mail import build_message
+from services.identity import rules
 
 User = dict[str, Any]
 
@@ -30,6 +32,17 @@ def _about(user: User) -> dict[str, Any]:
         "account_id": user.get("account_id") or None,
         "contact_id": user.get("contact_id") or None,
     }
+
+
+def account_updated(account: dict[str, Any]) -> AccountUpdated:
+    """The account as it is after the change (contacts keeps its copy of the portal switch from it)."""
+    return AccountUpdated(
+        account_id=account["_id"],
+        number=account["number"],
+        name=account["name"],
+        portal_enabled=rules.portal_enabled(account),
+        client_success_manager_id=account.get("client_success_manager_id") or None,
+    )
 
 
 def invitation_sent(user: User, resend: bool) -> InvitationSent:

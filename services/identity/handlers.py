@@ -24,6 +24,7 @@ def account_message(account: dict[str, Any]) -> pb.Account:
         number=account["number"],
         name=account["name"],
         created_at=to_timestamp(account["created_at"]),
+        portal_enabled=rules.portal_enabled(account),
     )
 
 
@@ -223,6 +224,10 @@ class IdentityHandlers(pb_grpc.IdentityServiceServicer):
             caller, request.name, request.number, request.admin_email, request.admin_name
         )
         return account_message(account)
+
+    async def SetAccountPortalEnabled(self, request: pb.SetAccountPortalEnabledRequest, context: Context) -> pb.Account:
+        caller = current_caller()
+        return account_message(await self.identity.set_portal_enabled(caller, request.account_id, request.enabled))
 
     async def CreateStaffUser(self, request: pb.CreateStaffUserRequest, context: Context) -> pb.User:
         caller = current_caller()

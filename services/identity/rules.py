@@ -15,7 +15,7 @@ from portalkit.access import can_manage_account
 from portalkit.auth import STAFF_ROLES, Caller
 from portalkit.clock import as_utc
 from portalkit.enums import enum_names
-from portalkit.errors import FailedPrecondition, Forbidden, InvalidInput
+from portalkit.errors import FailedPrecondition, Forbidden, InvalidInput, Unauthenticated
 from protos.identity.v1 import identity_pb2 as pb
 
 ALL_ROLES = frozenset(enum_names(pb.Role))
@@ -39,6 +39,8 @@ MAX_FAILURES_PER_EMAIL = 5
 MAX_FAILURES_PER_CLIENT = 50
 
 DEFAULT_EMAIL_PREFERENCES = {"maintenance": False, "incident": False, "case_updates": True, "billing": True}
+
+PORTAL_DISABLED = "PORTAL_DISABLED_FOR_ACCOUNT"
 
 
 def normalize_email(raw: str) -> str:
@@ -128,6 +130,23 @@ def can_read_private(caller: Caller, user: dict[str, Any]) -> bool:
         or user["_id"] == caller.user_id
         or (caller.role == "ADMIN" and user.get("account_id") == caller.account_id)
     )
+
+
+# --- the provider's portal switch ---------------------------------------------------------------
+
+
+def portal_enabled(account: dict[str, Any]) -> bool:
+    """An account stored before the switch existed has no field: its portal is on."""
+    return bool(account.get("portal_enabled", True))
+
+
+def refuse_closed_portal(account: dict[str, Any] | None) -> None:
+    """Customer users of an account whose portal the provider switched off cannot sign in."""
+    if account is not None and not portal_enabled(account):
+        raise Unauthenticated(
+            "the provider has switched the portal off for your account; contact support",
+            reason=PORTAL_DISABLED,
+        )
 
 
 # --- invitations ------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 decides; this module reads and writes (and is the only place that knows the documents' shape).
 
 Documents:
-- accounts:      {_id: acc_…, number, number_lower, name, name_lower, created_at, _outbox[]}
+- accounts:      {_id: acc_…, number, number_lower, name, name_lower, portal_enabled (absent = on),
+                  created_at, _outbox[]}
 - users:         {_id: usr_…, email, name, role, status, team, account_id, contact_id, password_hash,
                   invitation{id,status,token_hash,voided_token_hashes,sent_at,expires_at,resend_count},
                   password_reset{token_hash, expires_at}, email_preferences{…}, created_at,
@@ -62,6 +63,14 @@ class IdentityStore:
 
     async def delete_account(self, account_id: str) -> None:
         await self.accounts.delete_one({"_id": account_id})
+
+    async def switch_portal(self, account_id: str, enabled: bool, outgoing: Outgoing) -> Document | None:
+        """Set the provider's portal switch only if it flips (absent counts as on), so a repeated
+        or concurrent call matches nothing and publishes nothing."""
+        current: Document = {"portal_enabled": False} if enabled else {"portal_enabled": {"$ne": False}}
+        return await self.accounts.change(
+            {"_id": account_id, **current}, {"$set": {"portal_enabled": enabled}}, outgoing
+        )
 
     async def get_account(self, account_id: str) -> Document | None:
         return await self.accounts.find_one({"_id": account_id})
@@ -213,8 +222,13 @@ class IdentityStore:
             {"_id": user_id}, {"$set": {f"email_preferences.{k}": bool(v) for k, v in changes.items()}}
         )
 
-    async def link_contact(self, user_id: str, contact_id: str) -> Document | None:
-        return await self.users.change({"_id": user_id}, {"$set": {"contact_id": contact_id}})
+    async def link_contact(
+        self, user_id: str, status: str, contact_id: str, outgoing: Outgoing = (), *, event_id: str = ""
+    ) -> Document | None:
+        """Link the user (still in `status`) to a contact, announcing it in the same write."""
+        return await self.users.change(
+            {"_id": user_id, "status": status}, {"$set": {"contact_id": contact_id}}, outgoing, event_id=event_id
+        )
 
     async def queue_mail_once(self, user_id: str, outgoing: Outgoing, event_id: str) -> bool:
         """Queue mail in the user's outbox, once per event."""

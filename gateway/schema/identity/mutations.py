@@ -137,6 +137,12 @@ class IdentityMutation:
         )
         return Account.from_pb(await ctx.call("identity", ctx.clients.identity.CreateAccount, request))
 
+    @strawberry.mutation(description="SUPPORT_ADMIN: the provider turns the portal on or off for one account.")
+    async def set_account_portal_enabled(self, info: Ctx, account_id: strawberry.ID, enabled: bool) -> Account:
+        ctx = info.context
+        request = pb.SetAccountPortalEnabledRequest(account_id=account_id, enabled=enabled)
+        return Account.from_pb(await ctx.call("identity", ctx.clients.identity.SetAccountPortalEnabled, request))
+
     @strawberry.mutation
     async def create_staff_user(self, info: Ctx, input: CreateStaffUserInput) -> User:
         ctx = info.context

@@ -121,10 +121,14 @@ class Account(Node):
     id: strawberry.ID
     number: str
     name: str
+    portal_enabled: bool = strawberry.field(
+        description="The provider's switch for this account: when off, no contact can be given portal access"
+        " and the account's customer users cannot log in."
+    )
 
     @classmethod
     def from_pb(cls, m: pb.Account) -> Account:
-        return cls(id=strawberry.ID(m.id), number=m.number, name=m.name)
+        return cls(id=strawberry.ID(m.id), number=m.number, name=m.name, portal_enabled=m.portal_enabled)
 
     @strawberry.field(description="Who can grant access: the account's active administrators.")
     async def admins(self, info: Ctx) -> list[User]:
