@@ -87,8 +87,6 @@ def test_schema_never_differs_from_the_contract():
                 "Autopay",
                 "autopay",
                 # identity items the contract gained after identity landed, each with its issue:
-                "portalEnabled",  # Account.portalEnabled, setAccountPortalEnabled: contacts (issue 10)
-                "PortalEnabled",
                 "clientSuccessManager",  # Account.clientSuccessManager, setClientSuccessManager: cases (11)
                 "ClientSuccessManager",
                 "importUsers",  # and ImportUserInput/Result: identity import (issue 14)

@@ -284,3 +284,40 @@ async def test_demo_contacts_reach_every_portal_access_state(gql, tokens):
     assert settled["user@acme.test"]["user"]["email"] == "user@acme.test" and settled["user@acme.test"]["isUser"]
     assert not settled["nora.ledger@acme.test"]["isUser"]
     assert settled["bea.booker@acme.test"]["externalId"] == "ERP-1001"
+
+
+async def test_while_the_provider_has_the_portal_off_no_contact_gets_access(gql, tokens):
+    root = await tokens("root@support.test")
+    number = f"OFF-{uuid.uuid4().hex[:6].upper()}"
+    created = await gql.ok(
+        "mutation($i: CreateAccountInput!) { createAccount(input: $i) { id portalEnabled } }",
+        {
+            "i": {
+                "name": "Dormant Inc",
+                "number": number,
+                "adminEmail": f"a.{number.lower()}@off.test",
+                "adminName": "A",
+            }
+        },
+        token=root,
+    )
+    account = created["createAccount"]["id"]
+    switch = (
+        "mutation($a: ID!, $on: Boolean!) { setAccountPortalEnabled(accountId: $a, enabled: $on) { portalEnabled } }"
+    )
+    await gql.ok(switch, {"a": account, "on": False}, token=root)
+    offline = {"accountId": account, "portalEnabled": False}
+    contact = (await gql.ok(CREATE, {"i": _new("dormant", **offline)}, token=root))["createContact"]
+
+    async def try_access() -> dict:
+        return await gql(SET_ACCESS, {"id": contact["id"], "on": True}, token=root)
+
+    # contacts keeps its own copy of the switch from identity's account.updated: refused once it has heard
+    refused = await _eventually(try_access, lambda body: bool(body.get("errors")), "contacts heard the switch")
+    assert code_of(refused["errors"][0]) == "FAILED_PRECONDITION"
+    assert refused["errors"][0]["extensions"]["reason"] == "PORTAL_DISABLED_FOR_ACCOUNT"
+    invited = await gql.error(CREATE, {"i": _new("dormant", accountId=account)}, token=root)
+    assert invited["extensions"]["reason"] == "PORTAL_DISABLED_FOR_ACCOUNT"
+    await gql.ok(switch, {"a": account, "on": True}, token=root)
+    granted = await _eventually(try_access, lambda body: not body.get("errors"), "contacts heard the switch back on")
+    assert granted["data"]["setContactPortalAccess"]["portalEnabled"]

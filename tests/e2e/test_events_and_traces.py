@@ -13,8 +13,8 @@ from opentelemetry.trace import SpanKind
 
 from portalkit.auth import hash_secret
 from portalkit.catalog import ContactPortalAccessChanged
-from portalkit.events import DEAD_LETTER_QUEUE, EXCHANGE, new_envelope
-from tests.support.events import tap
+from portalkit.events import EXCHANGE, new_envelope
+from tests.support.events import dead_lettered, tap
 from tests.support.people import invitation_token
 from tests.support.settle import handled, handled_at_least, outbox_drained, until
 
@@ -40,25 +40,6 @@ async def _publish_raw(amqp_url: str, routing_key: str, body: bytes, message_id:
             aio_pika.Message(body=body, message_id=message_id, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
             routing_key=routing_key,
         )
-
-
-async def _dead_letter(amqp_url: str, message_id: str, timeout: float = 15) -> aio_pika.abc.AbstractIncomingMessage:
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        queue = await channel.declare_queue(DEAD_LETTER_QUEUE, durable=True)
-        deadline = asyncio.get_running_loop().time() + timeout
-        while asyncio.get_running_loop().time() < deadline:
-            message = await queue.get(fail=False, no_ack=False)
-            if message is None:
-                await asyncio.sleep(0.2)
-                continue
-            if message.message_id == message_id:
-                await message.ack()
-                return message
-            await message.reject(requeue=True)
-            await asyncio.sleep(0.05)
-    raise AssertionError(f"{message_id} did not reach {DEAD_LETTER_QUEUE}")
 
 
 async def test_envelope_on_the_wire(gql, tokens, mailbox, direct_amqp_url):
@@ -176,7 +157,7 @@ async def test_duplicate_delivery_changes_nothing(direct_amqp_url, stack, metric
 async def test_poison_message_is_dead_lettered(direct_amqp_url):
     message_id = f"poison-{uuid.uuid4().hex[:8]}"
     await _publish_raw(direct_amqp_url, "contact.deleted", b"\x00 definitely not json", message_id)
-    dead = await _dead_letter(direct_amqp_url, message_id)
+    dead = await dead_lettered(direct_amqp_url, message_id)
     assert dead.headers["x-origin-queue"] == "identity.contact-access"
     assert "JSON" in str(dead.headers["x-failure-reason"])
 
@@ -189,7 +170,7 @@ async def test_handler_that_keeps_failing_is_retried_then_dead_lettered(direct_a
         )
     )
     await _publish_raw(direct_amqp_url, "contact.portal_access_changed", json.dumps(envelope).encode(), envelope["id"])
-    dead = await _dead_letter(direct_amqp_url, envelope["id"])
+    dead = await dead_lettered(direct_amqp_url, envelope["id"])
     assert dead.headers["x-attempt"] == 1  # a domain refusal is final: dead-lettered at once, no retries
     assert "contact.portal_access_changed refused: account acc_does_not_exist not found" in str(
         dead.headers["x-failure-reason"]

@@ -4,7 +4,6 @@ a demo account: other tests log into those."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from dataclasses import dataclass
@@ -14,8 +13,8 @@ from typing import Any
 import aio_pika
 
 from portalkit.catalog import ContactPortalAccessChanged
-from portalkit.events import DEAD_LETTER_QUEUE, EXCHANGE, new_envelope
-from tests.support.events import tap
+from portalkit.events import EXCHANGE, new_envelope
+from tests.support.events import dead_lettered, tap
 from tests.support.graphql import GraphQLClient, code_of
 from tests.support.mailbox import Mailbox
 from tests.support.people import ACCEPT, PASSWORD, fresh_email, invitation_token, new_person
@@ -178,24 +177,6 @@ async def _publish_access_changed(amqp_url: str, envelope: dict[str, Any], copie
             await exchange.publish(message, routing_key="contact.portal_access_changed")
 
 
-async def _dead_lettered(amqp_url: str, message_id: str, timeout: float = 15) -> Any:
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        queue = await (await connection.channel()).declare_queue(DEAD_LETTER_QUEUE, durable=True)
-        deadline = asyncio.get_running_loop().time() + timeout
-        while asyncio.get_running_loop().time() < deadline:
-            message = await queue.get(fail=False, no_ack=False)
-            if message is None:
-                await asyncio.sleep(0.2)
-            elif message.message_id == message_id:
-                await message.ack()
-                return message
-            else:
-                await message.reject(requeue=True)  # someone else's
-                await asyncio.sleep(0.05)
-    raise AssertionError(f"{message_id} did not reach {DEAD_LETTER_QUEUE}")
-
-
 def _access_changed(account_id: str, email: str) -> tuple[str, dict[str, Any]]:
     contact_id = f"con_{uuid.uuid4().hex[:12]}"
     event = ContactPortalAccessChanged(
@@ -239,7 +220,7 @@ async def test_access_is_refused_and_dead_lettered_while_the_accounts_portal_is_
     email = fresh_email("contact", "switch.test")
     _, envelope = _access_changed(account.id, email)
     await _publish_access_changed(direct_amqp_url, envelope)
-    dead = await _dead_lettered(direct_amqp_url, envelope["id"])
+    dead = await dead_lettered(direct_amqp_url, envelope["id"])
     assert dead.headers["x-attempt"] == 1  # a domain refusal: final at once
     assert "switched the portal off" in str(dead.headers["x-failure-reason"])
     assert await stack.services["identity"].store.find_user_by_email(email) is None

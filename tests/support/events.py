@@ -11,7 +11,7 @@ from typing import Any
 
 import aio_pika
 
-from portalkit.events import EXCHANGE
+from portalkit.events import DEAD_LETTER_QUEUE, EXCHANGE
 
 
 class EventTap:
@@ -78,3 +78,31 @@ async def tap(amqp_url: str, routing_keys: list[str]) -> AsyncIterator[EventTap]
         yield result
     finally:
         await connection.close()
+
+
+async def dead_lettered(amqp_url: str, message_id: str, timeout: float = 15) -> aio_pika.abc.AbstractIncomingMessage:
+    """Take the message `message_id` out of the dead-letter queue once it is there. Others' dead
+    letters are held unacknowledged while looking (a requeued message would come straight back to
+    the head of the queue and hide everything behind it) and returned to the queue afterwards."""
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(DEAD_LETTER_QUEUE, durable=True)
+        others: list[aio_pika.abc.AbstractIncomingMessage] = []
+        deadline = asyncio.get_running_loop().time() + timeout
+        try:
+            while asyncio.get_running_loop().time() < deadline:
+                message = await queue.get(fail=False, no_ack=False)
+                if message is None:
+                    await asyncio.sleep(0.1)
+                elif message.message_id == message_id:
+                    await message.ack()
+                    return message
+                else:
+                    others.append(message)
+        finally:
+            for other in others:
+                await other.reject(requeue=True)
+    raise AssertionError(
+        f"{message_id} did not reach {DEAD_LETTER_QUEUE}; others there: {[o.message_id for o in others]}"
+    )
