@@ -4,27 +4,23 @@ A new domain is a package gateway/schema/<domain>/ with those names and one line
 
 from __future__ import annotations
 
+import contextlib
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import strawberry
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-    SchemaExtension,
-)
+from graphql import GraphQLError
+from strawberry.extensions import MaxTokensLimiter, ParserCache, SchemaExtension
+from strawberry.schema.schema import validate_document
 from strawberry.tools import merge_types
 
-from gateway.errors import shape_error
-from gateway.limits import CostLimitRule
+from gateway.errors import PortalError, shape_error
+from gateway.limits import MAX_TOKENS, check_document
 from gateway.schema import billing, cases, contacts, identity
 from gateway.schema.common import Ctx, Node, NodeResolver
 
-MAX_DEPTH = 12
-MAX_ALIASES = 30
-MAX_TOKENS = 3000
+DOCUMENT_CACHE_SIZE = 512
 
 
 class Domain(Protocol):
@@ -93,6 +89,65 @@ class ErrorShaping(SchemaExtension):
             result.errors = [shape_error(e) for e in result.errors]
 
 
+class ParsedDocuments(ParserCache):
+    """Strawberry's parse cache, except that a document that does not parse is left to strawberry's
+    own parse step, which reports the syntax error as a request error (the cache would raise it
+    from inside the extension instead)."""
+
+    def on_parse(self):  # type: ignore[no-untyped-def]
+        context = self.execution_context
+        with contextlib.suppress(GraphQLError):
+            context.graphql_document = self.cached_parse_document(context.query, **context.parse_options)
+        yield
+
+
+class CheckedValidation(SchemaExtension):
+    """The document's limits first (gateway.limits: linear, no fragment expansion), then
+    graphql-core's validation only for documents within them. Both results are remembered by
+    query text in a bounded LRU, so a front end's repeated queries are checked and validated once."""
+
+    def on_validate(self):  # type: ignore[no-untyped-def]
+        context = self.execution_context
+        request = getattr(context.context, "request", None)
+        over_http = request is None or request.scope.get("type") == "http"
+        key = (context.query or "", context.operation_name, over_http)
+        errors = _checked.get(key)
+        if errors is None:
+            document = context.graphql_document
+            assert document is not None
+            limit = check_document(schema._schema, document, context.operation_name, over_http=over_http)
+            if limit is not None:
+                errors = [PortalError(limit.message, "BAD_USER_INPUT", limit.reason)]
+            else:
+                errors = validate_document(schema._schema, document, context.validation_rules)
+            _checked.put(key, errors)
+        context.pre_execution_errors = list(errors)
+        yield
+
+
+class _LRU:
+    """A bounded map that forgets the least recently used entry."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[Any, Any] = OrderedDict()
+
+    def get(self, key: Any) -> Any:
+        if key in self._entries:
+            self._entries.move_to_end(key)
+            return self._entries[key]
+        return None
+
+    def put(self, key: Any, value: Any) -> None:
+        self._entries[key] = value
+        self._entries.move_to_end(key)
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+
+_checked = _LRU(DOCUMENT_CACHE_SIZE)
+
+
 class PortalSchema(strawberry.Schema):
     def process_errors(self, errors, execution_context=None):  # type: ignore[no-untyped-def]
         """Client errors are not ours to log; shape_error logs the unexpected ones."""
@@ -105,9 +160,8 @@ schema = PortalSchema(
     types=[t for d in DOMAINS for t in d.TYPES],
     extensions=[
         ErrorShaping,
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        lambda: AddValidationRules([CostLimitRule]),
+        lambda: ParsedDocuments(maxsize=DOCUMENT_CACHE_SIZE),
+        CheckedValidation,
     ],
 )

@@ -42,7 +42,7 @@ async def test_too_deep_query_is_refused_before_running(gql):
     deep = "{ me " + "{ account { admins " * 10 + "{ id }" + " } }" * 10 + " }"
     body = await gql(deep)
     assert code_of(body["errors"][0]) == "BAD_USER_INPUT"
-    assert "depth" in body["errors"][0]["message"]
+    assert "too deep" in body["errors"][0]["message"] and body["errors"][0]["extensions"]["reason"] == "QUERY_TOO_DEEP"
 
 
 async def test_too_many_aliases_are_refused(gql):
