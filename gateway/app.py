@@ -29,6 +29,7 @@ from portalkit.events import EventBus
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1 << 20  # JSON bodies; uploads get their own limit
+REQUEST_ERROR_REASONS = {405: "METHOD_NOT_ALLOWED", 413: "BODY_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE"}
 
 
 def _error_body(message: str, code: str, reason: str = "") -> dict[str, Any]:
@@ -59,6 +60,17 @@ class PortalGraphQL(GraphQL[PortalContext, None]):
             response=response,
         )
 
+    def parse_json(self, data: str | bytes) -> Any:
+        """A body that is not a JSON object (null, a number, invalid UTF-8, nesting deep enough to
+        exhaust the decoder) is the client's mistake: 400 with a coded JSON error, never a 500."""
+        try:
+            parsed = self.decode_json(data)
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            raise HTTPException(400, "the request body is not valid JSON") from exc
+        if not isinstance(parsed, dict):
+            raise HTTPException(400, "the request body must be a JSON object with a `query`")
+        return parsed
+
     async def render_graphql_ide(self, request: Request) -> Response:
         if not graphiql_assets.assets_installed():
             return HTMLResponse("GraphiQL assets are not installed: run scripts/install_graphiql.sh", 503)
@@ -72,9 +84,9 @@ class PortalGraphQL(GraphQL[PortalContext, None]):
         try:
             response = await self.run(request)
         except HTTPException as error:
-            # strawberry answers a non-JSON body etc. in plain text; our clients get JSON errors
-            code = "BAD_USER_INPUT" if error.status_code == 400 else "BAD_REQUEST"
-            response = JSONResponse(_error_body(error.reason, code), status_code=error.status_code)
+            # strawberry answers a non-JSON body etc. in plain text; our clients get coded JSON errors
+            reason = REQUEST_ERROR_REASONS.get(error.status_code, "INVALID_REQUEST")
+            response = JSONResponse(_error_body(error.reason, "BAD_USER_INPUT", reason), status_code=error.status_code)
         await response(scope, receive, send)
 
 

@@ -94,6 +94,8 @@ class _Measure:
         return figures
 
     def selections(self, selection_set: SelectionSetNode | None, parent: Any) -> _Figures:
+        if selection_set is not None and not selection_set.selections:
+            raise _Refused(Limit("An empty selection set { } selects nothing.", "GRAPHQL_VALIDATION_FAILED"))
         cost = depth = aliases = fields = 0
         for selection in selection_set.selections if selection_set else ():
             if isinstance(selection, FieldNode):

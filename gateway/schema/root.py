@@ -110,12 +110,14 @@ class CheckedValidation(SchemaExtension):
         context = self.execution_context
         request = getattr(context.context, "request", None)
         over_http = request is None or request.scope.get("type") == "http"
-        key = (context.query or "", context.operation_name, over_http)
+        # the name the client sent (strawberry's `operation_name` falls back to the first operation's)
+        operation_name = getattr(context, "_provided_operation_name", None)
+        key = (context.query or "", operation_name, over_http)
         errors = _checked.get(key)
         if errors is None:
             document = context.graphql_document
             assert document is not None
-            limit = check_document(schema._schema, document, context.operation_name, over_http=over_http)
+            limit = check_document(schema._schema, document, operation_name, over_http=over_http)
             if limit is not None:
                 errors = [PortalError(limit.message, "BAD_USER_INPUT", limit.reason)]
             else:

@@ -1,0 +1,96 @@
+"""Hostile documents and bodies through the real gateway (issue 9): each is refused with a clean,
+coded answer, quickly, and the gateway keeps answering others while it is in flight."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import pytest
+
+from tests.support.graphql import code_of
+
+
+def _fragment_bomb(levels: int) -> str:
+    """Each fragment spreads the next twice: expanded, 2**levels copies of `me { id }`."""
+    fragments = [f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(levels)]
+    fragments.append(f"fragment F{levels} on Query {{ me {{ id }} }}")
+    return "query { ...F0 } " + " ".join(fragments)
+
+
+async def _refused_while_healthy(http: httpx.AsyncClient, body: object, headers: dict | None = None) -> httpx.Response:
+    """Send the hostile body and, while it is in flight, a health check: the health check must not
+    wait for it (the event loop stays free)."""
+    hostile = asyncio.create_task(http.post("/graphql", json=body, headers=headers or {}))
+    health = await asyncio.wait_for(http.get("/healthz"), timeout=1.0)
+    assert health.status_code == 200
+    return await hostile
+
+
+@pytest.mark.parametrize("levels", [20, 40])
+async def test_a_fragment_bomb_is_refused_without_expanding_it(http, levels):
+    response = await _refused_while_healthy(http, {"query": _fragment_bomb(levels)})
+    error = response.json()["errors"][0]
+    # refused on the first figure over its limit, measured per fragment once (not 2**levels times)
+    assert code_of(error) == "BAD_USER_INPUT" and error["extensions"]["reason"] == "TOO_MANY_ROOT_FIELDS"
+
+
+async def test_hundreds_of_root_fields_are_refused_before_validation(http):
+    query = "{ " + " ".join(["me { id }"] * 740) + " }"  # under the token limit
+    concurrently = [_refused_while_healthy(http, {"query": query}) for _ in range(4)]
+    for response in await asyncio.gather(*concurrently):
+        assert response.json()["errors"][0]["extensions"]["reason"] in {"TOO_MANY_SELECTIONS", "TOO_MANY_ROOT_FIELDS"}
+    few = "{ " + " ".join(["me { id }"] * 25) + " }"
+    error = (await http.post("/graphql", json={"query": few})).json()["errors"][0]
+    assert error["extensions"]["reason"] == "TOO_MANY_ROOT_FIELDS"
+
+
+async def test_unbounded_nesting_of_lists_costs_what_it_would_return(gql, tokens):
+    admin = await tokens("admin@acme.test")
+    nested = "{ me { account { " + "admins { account { " * 4 + "name" + " } }" * 4 + " } } }"  # 50**4 users
+    error = (await gql(nested, token=admin))["errors"][0]
+    assert code_of(error) == "BAD_USER_INPUT" and error["extensions"]["reason"] == "QUERY_TOO_COSTLY"
+    assert await gql.ok("{ me { account { admins { email account { name } } } } }", token=admin)
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("{ ...Missing }", "GRAPHQL_VALIDATION_FAILED"),
+        ("fragment A on Query { ...B } fragment B on Query { ...A } { ...A }", "GRAPHQL_VALIDATION_FAILED"),
+        ("query A { me { id } } query B { me { email } }", "OPERATION_NAME_REQUIRED"),
+        ("subscription { announcementPublished { id } }", "SUBSCRIPTION_OVER_HTTP"),
+        ("{}", "GRAPHQL_VALIDATION_FAILED"),
+        ("{ me { id } account {} }", "GRAPHQL_VALIDATION_FAILED"),
+        (" ", "GRAPHQL_PARSE_FAILED"),
+    ],
+)
+async def test_client_mistakes_get_a_code_and_a_message_for_people(http, query, reason):
+    response = await http.post("/graphql", json={"query": query})
+    assert response.status_code < 500
+    error = response.json()["errors"][0]
+    assert code_of(error) == "BAD_USER_INPUT" and error["extensions"]["reason"] == reason, error
+    assert "'" not in error["message"][:2] and "max()" not in error["message"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"null",
+        b"42",
+        b'"a string"',
+        b"[]",
+        b"\xff\xfe not utf-8",
+        b'{"query": "{ me { id } }", "variables": ' + b'{"a":' * 100_000 + b"1" + b"}" * 100_000 + b"}",
+        b'{"query": 42}',
+        b'{"query": "{ me { id } }", "variables": [1]}',
+    ],
+    ids=["null", "number", "string", "array", "invalid-utf8", "deep-variables", "query-not-string", "variables-list"],
+)
+async def test_malformed_bodies_are_coded_json_errors(http, raw):
+    response = await http.post("/graphql", content=raw, headers={"content-type": "application/json"})
+    assert 400 <= response.status_code < 500, response.text
+    body = response.json()
+    assert code_of(body["errors"][0]) == "BAD_USER_INPUT", body
+    assert json.dumps(body)  # JSON, not a stack trace
