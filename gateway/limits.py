@@ -43,7 +43,7 @@ MAX_ALIASES = 30
 MAX_COST = 20_000
 MAX_FRAGMENTS = 50
 MAX_ROOT_FIELDS = 20
-MAX_SELECTIONS = 1_000  # field selections written in the document, fragments counted once
+MAX_SELECTIONS = 500  # field selections written in the document, fragments counted once
 DEFAULT_LIST_MAX = 100
 # Unpaginated lists and the most items they can hold (the services enforce the same numbers).
 LIST_MAXIMA = {

@@ -4,6 +4,7 @@ A new domain is a package gateway/schema/<domain>/ with those names and one line
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -21,6 +22,7 @@ from gateway.schema import billing, cases, contacts, identity
 from gateway.schema.common import Ctx, Node, NodeResolver
 
 DOCUMENT_CACHE_SIZE = 512
+LARGE_DOCUMENT_CHARS = 2_000
 
 
 class Domain(Protocol):
@@ -106,7 +108,7 @@ class CheckedValidation(SchemaExtension):
     graphql-core's validation only for documents within them. Both results are remembered by
     query text in a bounded LRU, so a front end's repeated queries are checked and validated once."""
 
-    def on_validate(self):  # type: ignore[no-untyped-def]
+    async def on_validate(self):  # type: ignore[no-untyped-def]
         context = self.execution_context
         request = getattr(context.context, "request", None)
         over_http = request is None or request.scope.get("type") == "http"
@@ -120,6 +122,9 @@ class CheckedValidation(SchemaExtension):
             limit = check_document(schema._schema, document, operation_name, over_http=over_http)
             if limit is not None:
                 errors = [PortalError(limit.message, "BAD_USER_INPUT", limit.reason)]
+            elif len(context.query or "") > LARGE_DOCUMENT_CHARS:
+                # validation grows faster than the document; a large one runs beside the event loop
+                errors = await asyncio.to_thread(validate_document, schema._schema, document, context.validation_rules)
             else:
                 errors = validate_document(schema._schema, document, context.validation_rules)
             _checked.put(key, errors)

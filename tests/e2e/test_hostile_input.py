@@ -94,3 +94,16 @@ async def test_malformed_bodies_are_coded_json_errors(http, raw):
     body = response.json()
     assert code_of(body["errors"][0]) == "BAD_USER_INPUT", body
     assert json.dumps(body)  # JSON, not a stack trace
+
+
+async def test_large_documents_within_the_limits_do_not_stall_the_gateway(http, tokens):
+    admin = await tokens("admin@acme.test")
+    headers = {"Authorization": f"Bearer {admin}"}
+    # the most selections allowed, all of one field (graphql-core's overlap check is quadratic)
+    documents = [{"query": "{ me { " + " ".join(["id"] * 495) + f" }} n{i}: announcements {{ id }} }}"} for i in range(4)]
+    in_flight = [asyncio.create_task(http.post("/graphql", json=d, headers=headers)) for d in documents]
+    health = await asyncio.wait_for(http.get("/healthz"), timeout=1.0)
+    assert health.status_code == 200
+    for response in await asyncio.gather(*in_flight):
+        body = response.json()
+        assert "errors" not in body and body["data"]["me"]["id"], body
