@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+from asyncio import FIRST_COMPLETED
+from collections import Counter
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 from cross_web import HTTPException
@@ -29,6 +33,8 @@ from portalkit.events import EventBus
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1 << 20  # JSON bodies; uploads get their own limit
+MAX_SOCKETS_PER_CLIENT = 50
+WS_INIT_SECONDS = 10.0
 REQUEST_ERROR_REASONS = {405: "METHOD_NOT_ALLOWED", 413: "BODY_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE"}
 
 
@@ -43,11 +49,13 @@ class PortalGraphQL(GraphQL[PortalContext, None]):
             schema,
             graphql_ide="graphiql",
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
+            connection_init_wait_timeout=timedelta(seconds=WS_INIT_SECONDS),
             allow_queries_via_get=False,
         )
         self.clients = clients
         self.verifier = verifier
         self.live = live
+        self._sockets: Counter[str] = Counter()  # open WebSockets per client address
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> PortalContext:
         authorization = request.headers.get("authorization", "")
@@ -59,6 +67,38 @@ class PortalGraphQL(GraphQL[PortalContext, None]):
             token=authorization.removeprefix("Bearer ").strip() if authorization.startswith("Bearer ") else "",
             response=response,
         )
+
+    async def _socket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The same limits for both subprotocols: at most MAX_SOCKETS_PER_CLIENT sockets per client
+        address, and a socket that has not sent `connection_init` within WS_INIT_SECONDS is closed
+        (4408), so idle unauthenticated sockets cannot pile up."""
+        client = (scope.get("client") or ("", 0))[0]
+        if self._sockets[client] >= MAX_SOCKETS_PER_CLIENT:
+            await send({"type": "websocket.close", "code": 4429, "reason": "too many sockets from this address"})
+            return
+        self._sockets[client] += 1
+        initialized = asyncio.Event()
+
+        async def watched_receive() -> Any:
+            message = await receive()
+            if not initialized.is_set() and '"connection_init"' in (message.get("text") or ""):
+                initialized.set()
+            return message
+
+        handler = asyncio.ensure_future(super().__call__(scope, watched_receive, send))
+        waiting = asyncio.ensure_future(initialized.wait())
+        try:
+            done, _ = await asyncio.wait({handler, waiting}, timeout=WS_INIT_SECONDS, return_when=FIRST_COMPLETED)
+            if not done:
+                handler.cancel()
+                with contextlib.suppress(Exception):
+                    await send({"type": "websocket.close", "code": 4408, "reason": "connection_init timeout"})
+            await asyncio.gather(handler, return_exceptions=True)
+        finally:
+            waiting.cancel()
+            self._sockets[client] -= 1
+            if not self._sockets[client]:
+                del self._sockets[client]
 
     def parse_json(self, data: str | bytes) -> Any:
         """A body that is not a JSON object (null, a number, invalid UTF-8, nesting deep enough to
@@ -77,6 +117,9 @@ class PortalGraphQL(GraphQL[PortalContext, None]):
         return HTMLResponse(graphiql_assets.graphiql_page())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._socket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any, Protocol
 
 import strawberry
@@ -15,6 +15,7 @@ from graphql import GraphQLError
 from strawberry.extensions import MaxTokensLimiter, ParserCache, SchemaExtension
 from strawberry.schema.schema import validate_document
 from strawberry.tools import merge_types
+from strawberry.types.execution import PreExecutionError
 
 from gateway.errors import PortalError, shape_error
 from gateway.limits import MAX_TOKENS, check_document
@@ -158,6 +159,29 @@ _checked = _LRU(DOCUMENT_CACHE_SIZE)
 class PortalSchema(strawberry.Schema):
     def process_errors(self, errors, execution_context=None):  # type: ignore[no-untyped-def]
         """Client errors are not ours to log; shape_error logs the unexpected ones."""
+
+    # A subscription refused before it starts (parse, validation, limits) reaches WebSocket clients
+    # as an `error` message, built from the stream's first result: shape it like every other error.
+    async def subscribe(self, *args: Any, **kwargs: Any) -> Any:
+        result = await super().subscribe(*args, **kwargs)
+        return _shaped(result) if isinstance(result, PreExecutionError) else _shaped_stream(result)
+
+    async def stream(self, *args: Any, **kwargs: Any) -> Any:
+        return _shaped_stream(await super().stream(*args, **kwargs))
+
+
+def _shaped(result: Any) -> Any:
+    if isinstance(result, PreExecutionError) and result.errors:
+        result.errors = [shape_error(e) for e in result.errors]
+    return result
+
+
+async def _shaped_stream(source: AsyncGenerator[Any, None]) -> AsyncGenerator[Any, None]:
+    try:
+        async for result in source:
+            yield _shaped(result)
+    finally:
+        await source.aclose()
 
 
 schema = PortalSchema(

@@ -4,11 +4,14 @@ coded answer, quickly, and the gateway keeps answering others while it is in fli
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
 import httpx
 import pytest
+import websockets
 
+from gateway import app as app_module
 from tests.support.graphql import code_of
 
 
@@ -100,10 +103,55 @@ async def test_large_documents_within_the_limits_do_not_stall_the_gateway(http, 
     admin = await tokens("admin@acme.test")
     headers = {"Authorization": f"Bearer {admin}"}
     # the most selections allowed, all of one field (graphql-core's overlap check is quadratic)
-    documents = [{"query": "{ me { " + " ".join(["id"] * 495) + f" }} n{i}: announcements {{ id }} }}"} for i in range(4)]
+    documents = [
+        {"query": "{ me { " + " ".join(["id"] * 495) + f" }} n{i}: announcements {{ id }} }}"} for i in range(4)
+    ]
     in_flight = [asyncio.create_task(http.post("/graphql", json=d, headers=headers)) for d in documents]
     health = await asyncio.wait_for(http.get("/healthz"), timeout=1.0)
     assert health.status_code == 200
     for response in await asyncio.gather(*in_flight):
         body = response.json()
         assert "errors" not in body and body["data"]["me"]["id"], body
+
+
+def _ws_url(stack) -> str:
+    return stack.gateway_url.replace("http", "ws") + "/graphql"
+
+
+@pytest.mark.parametrize(
+    ("protocol", "start"),
+    [("graphql-transport-ws", "subscribe"), ("graphql-ws", "start")],
+)
+async def test_errors_over_websockets_carry_codes_in_both_subprotocols(stack, protocol, start):
+    async with websockets.connect(_ws_url(stack), subprotocols=[protocol]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        await ws.send(json.dumps({"id": "1", "type": start, "payload": {"query": "subscription { nope }"}}))
+        message = json.loads(await asyncio.wait_for(ws.recv(), timeout=10))
+    assert message["type"] == "error"
+    errors = message["payload"] if isinstance(message["payload"], list) else [message["payload"]]
+    assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT", "reason": "GRAPHQL_VALIDATION_FAILED"}
+
+
+@pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
+async def test_a_socket_that_never_says_hello_is_closed(stack, protocol, monkeypatch):
+    monkeypatch.setattr(app_module, "WS_INIT_SECONDS", 0.3)
+    async with websockets.connect(_ws_url(stack), subprotocols=[protocol]) as ws:
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), timeout=5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code in (4408, 4400)
+
+
+async def test_sockets_per_client_address_are_capped(stack, monkeypatch):
+    monkeypatch.setattr(app_module, "MAX_SOCKETS_PER_CLIENT", 3)
+    async with contextlib.AsyncExitStack() as sockets:
+        for _ in range(3):
+            ws = await sockets.enter_async_context(websockets.connect(_ws_url(stack), subprotocols=["graphql-ws"]))
+            await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+            assert json.loads(await ws.recv())["type"] == "connection_ack"
+        with pytest.raises(websockets.InvalidStatus):  # refused before the handshake completes
+            await websockets.connect(_ws_url(stack), subprotocols=["graphql-ws"])
+    # once they are closed, the address may connect again
+    async with websockets.connect(_ws_url(stack), subprotocols=["graphql-ws"]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
