@@ -119,6 +119,7 @@ async def start_stack(
     clients = ServiceClients(
         {name: f"127.0.0.1:{svc.port}" for name, svc in services.items()}, deadline=shared.grpc_deadline_seconds
     )
-    app = create_app(clients, token_verifier(overrides["identity_grpc_addr"]), await new_bus())
+    verifier = token_verifier(overrides["identity_grpc_addr"])
+    app = create_app(clients, verifier, await new_bus(), introspection=shared.graphql_introspection)
     server, task, port = await serve_http(app, gateway_port)
     return Stack(services, port, buses, clock, server, task, {"gateway_app": app})

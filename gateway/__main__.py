@@ -25,7 +25,7 @@ def main() -> None:
 
     async def serve() -> None:
         bus = await connect_bus(settings.amqp_url, allow_in_process=False)
-        app = create_app(clients, verifier, bus)
+        app = create_app(clients, verifier, bus, introspection=settings.graphql_introspection)
         host = "0.0.0.0"  # noqa: S104 - in a container the gateway listens on all interfaces
         server = uvicorn.Server(
             uvicorn.Config(app, host=host, port=settings.gateway_port, proxy_headers=True, ws="websockets-sansio")

@@ -27,7 +27,7 @@ from gateway import graphiql_assets
 from gateway.clients import ServiceClients
 from gateway.context import PortalContext
 from gateway.live import LiveEvents
-from gateway.schema.root import schema
+from gateway.schema.root import POLICY, schema
 from portalkit.auth import TokenVerifier
 from portalkit.events import EventBus
 
@@ -177,8 +177,12 @@ class FreshTraceContext:
             otel_context.detach(token)
 
 
-def create_app(clients: ServiceClients, verifier: TokenVerifier, bus: EventBus | None) -> Starlette:
-    """`clients` are started in the lifespan (channels must be made inside the running loop)."""
+def create_app(
+    clients: ServiceClients, verifier: TokenVerifier, bus: EventBus | None, *, introspection: bool = True
+) -> Starlette:
+    """`clients` are started in the lifespan (channels must be made inside the running loop).
+    `introspection`: PORTAL_GRAPHQL_INTROSPECTION (introspection and field suggestions)."""
+    POLICY.introspection = introspection
     live = LiveEvents()
     graphql = PortalGraphQL(clients, verifier, live)
 

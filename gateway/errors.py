@@ -8,6 +8,7 @@ never sent).
 from __future__ import annotations
 
 import logging
+import re
 
 import grpc
 from graphql import GraphQLError
@@ -58,6 +59,17 @@ def from_rpc_error(error: grpc.RpcError, service: str) -> PortalError:
     if code == "UNAVAILABLE":
         return PortalError(f"the {service} service is unavailable; try again shortly", code)
     return PortalError(remote.message, code, remote.reason)
+
+
+SUGGESTION = re.compile(r"\s*Did you mean .*\?$")
+
+
+def without_suggestions(error: GraphQLError) -> GraphQLError:
+    """The same error without graphql-core's "Did you mean …?" hint (it reveals schema names)."""
+    message = SUGGESTION.sub("", error.message)
+    if message == error.message:
+        return error
+    return GraphQLError(message, nodes=error.nodes, path=error.path, extensions=error.extensions)
 
 
 def shape_error(error: GraphQLError) -> GraphQLError:

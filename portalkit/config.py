@@ -41,6 +41,8 @@ class PortalSettings(BaseSettings):
     grpc_deadline_seconds: float = 5.0
     # Where identity is reached for its public signing keys (every process verifies tokens).
     identity_grpc_addr: str = ""
+    # Introspection and "Did you mean …" suggestions for callers: on for the embedded run, off in production.
+    graphql_introspection: bool = True
 
     @model_validator(mode="after")
     def _identity_address(self) -> PortalSettings:

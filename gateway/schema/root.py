@@ -11,18 +11,28 @@ from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any, Protocol
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import MaxTokensLimiter, ParserCache, SchemaExtension
 from strawberry.schema.schema import validate_document
 from strawberry.tools import merge_types
 from strawberry.types.execution import PreExecutionError
 
-from gateway.errors import PortalError, shape_error
+from gateway.errors import PortalError, shape_error, without_suggestions
 from gateway.limits import MAX_TOKENS, check_document
 from gateway.schema import billing, cases, contacts, identity
 from gateway.schema.common import Ctx, Node, NodeResolver
 
 DOCUMENT_CACHE_SIZE = 512
+
+
+class Policy:
+    """What this gateway lets callers see of the schema (PORTAL_GRAPHQL_INTROSPECTION), set once
+    by create_app."""
+
+    introspection = True
+
+
+POLICY = Policy()
 LARGE_DOCUMENT_CHARS = 2_000
 
 
@@ -115,22 +125,30 @@ class CheckedValidation(SchemaExtension):
         over_http = request is None or request.scope.get("type") == "http"
         # the name the client sent (strawberry's `operation_name` falls back to the first operation's)
         operation_name = getattr(context, "_provided_operation_name", None)
-        key = (context.query or "", operation_name, over_http)
+        key = (context.query or "", operation_name, over_http, POLICY.introspection)
         errors = _checked.get(key)
         if errors is None:
-            document = context.graphql_document
-            assert document is not None
-            limit = check_document(schema._schema, document, operation_name, over_http=over_http)
-            if limit is not None:
-                errors = [PortalError(limit.message, "BAD_USER_INPUT", limit.reason)]
-            elif len(context.query or "") > LARGE_DOCUMENT_CHARS:
-                # validation grows faster than the document; a large one runs beside the event loop
-                errors = await asyncio.to_thread(validate_document, schema._schema, document, context.validation_rules)
-            else:
-                errors = validate_document(schema._schema, document, context.validation_rules)
+            errors = await self._check(context, operation_name, over_http)
             _checked.put(key, errors)
         context.pre_execution_errors = list(errors)
         yield
+
+    @staticmethod
+    async def _check(context: Any, operation_name: str | None, over_http: bool) -> list[GraphQLError]:
+        document = context.graphql_document
+        assert document is not None
+        limit = check_document(schema._schema, document, operation_name, over_http=over_http)
+        if limit is not None:
+            return [PortalError(limit.message, "BAD_USER_INPUT", limit.reason)]
+        rules = tuple(context.validation_rules)
+        if not POLICY.introspection:
+            rules = (*rules, NoSchemaIntrospectionCustomRule)
+        if len(context.query or "") > LARGE_DOCUMENT_CHARS:
+            # validation grows faster than the document; a large one runs beside the event loop
+            errors = await asyncio.to_thread(validate_document, schema._schema, document, rules)
+        else:
+            errors = validate_document(schema._schema, document, rules)
+        return errors if POLICY.introspection else [without_suggestions(e) for e in errors]
 
 
 class _LRU:

@@ -12,6 +12,7 @@ import pytest
 import websockets
 
 from gateway import app as app_module
+from gateway.schema import root as root_module
 from tests.support.graphql import code_of
 
 
@@ -155,3 +156,14 @@ async def test_sockets_per_client_address_are_capped(stack, monkeypatch):
     async with websockets.connect(_ws_url(stack), subprotocols=["graphql-ws"]) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
         assert json.loads(await ws.recv())["type"] == "connection_ack"
+
+
+async def test_introspection_and_suggestions_can_be_turned_off(gql, monkeypatch):
+    assert (await gql.ok("{ __schema { queryType { name } } }"))["__schema"]["queryType"]["name"] == "Query"
+    hinted = (await gql("{ me { emial } }"))["errors"][0]["message"]
+    assert "Did you mean" in hinted  # the embedded run helps its developers
+    monkeypatch.setattr(root_module.POLICY, "introspection", False)  # PORTAL_GRAPHQL_INTROSPECTION=false
+    refused = (await gql("{ __schema { queryType { name } } }"))["errors"][0]
+    assert code_of(refused) == "BAD_USER_INPUT" and "introspection" in refused["message"].lower()
+    plain = (await gql("{ me { emial } }"))["errors"][0]
+    assert code_of(plain) == "BAD_USER_INPUT" and "Did you mean" not in plain["message"] and "emial" in plain["message"]
