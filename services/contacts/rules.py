@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
-
 from portalkit.access import can_manage_account
 from portalkit.auth import STAFF_ROLES, Caller
+from portalkit.emails import normalize_email
 from portalkit.enums import enum_names
 from portalkit.errors import FailedPrecondition, Forbidden, InvalidInput
 from protos.identity.v1 import identity_pb2
@@ -60,13 +59,6 @@ def clean_text(value: str | None, what: str, *, required: bool = False) -> str:
     return text
 
 
-def clean_email(raw: str) -> str:
-    try:
-        return validate_email(raw.strip(), check_deliverability=False, test_environment=True).normalized.lower()
-    except EmailNotValidError as exc:
-        raise InvalidInput(f"invalid email address: {exc}", reason="INVALID_EMAIL") from exc
-
-
 def clean_role(role: str) -> str:
     role = role or "USER"
     if role not in CUSTOMER_ROLES:
@@ -81,7 +73,7 @@ def contact_fields(values: dict[str, Any], *, partial: bool) -> dict[str, Any]:
         if not partial or values.get(field) is not None:
             out[field] = clean_text(values.get(field), field.replace("_", " "), required=True)
     if not partial or values.get("email") is not None:
-        out["email"] = clean_email(values.get("email") or "")
+        out["email"] = normalize_email(values.get("email") or "")
     for field in ("phone", "title"):
         if not partial or values.get(field) is not None:
             out[field] = clean_text(values.get(field), field)

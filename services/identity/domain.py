@@ -6,8 +6,10 @@ Callable without a gRPC server: unit tests build an `Identity` on an in-memory d
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import secrets
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -76,6 +78,11 @@ class InviteOutcome:
     error: str
 
 
+def _digest(text: str) -> str:
+    """Addresses are counted by hash: the throttle store holds no address."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 class Identity:
     def __init__(
         self,
@@ -97,16 +104,33 @@ class Identity:
         # Verified against when the email is unknown, so both paths cost one argon2 verify.
         self._dummy_hash = hasher.hash(secrets.token_hex(16))
         self._background: set[asyncio.Task[None]] = set()
+        # argon2 is CPU-bound by design: a few at a time (one per core), the rest wait their turn
+        self._hashing = asyncio.Semaphore(rules.HASHING_SLOTS)
 
     # --- passwords -------------------------------------------------------------------------
     async def _hash(self, password: str) -> str:
-        return await asyncio.to_thread(self.hasher.hash, password)
+        async with self._hashing_slot():
+            return await asyncio.to_thread(self.hasher.hash, password)
 
     async def _verify(self, password_hash: str, password: str) -> bool:
+        async with self._hashing_slot():
+            try:
+                return await asyncio.to_thread(self.hasher.verify, password_hash, password)
+            except (VerificationError, InvalidHashError):
+                return False
+
+    @contextlib.asynccontextmanager
+    async def _hashing_slot(self) -> AsyncIterator[None]:
+        """A turn at the password hasher, waited for at most HASHING_QUEUE_SECONDS (well inside the
+        caller's deadline): beyond that the service is saturated and says so, retryably."""
         try:
-            return await asyncio.to_thread(self.hasher.verify, password_hash, password)
-        except (VerificationError, InvalidHashError):
-            return False
+            await asyncio.wait_for(self._hashing.acquire(), timeout=rules.HASHING_QUEUE_SECONDS)
+        except TimeoutError:
+            raise RateLimited("the service is busy; try again in a moment", reason="OVERLOADED") from None
+        try:
+            yield
+        finally:
+            self._hashing.release()
 
     # --- sessions --------------------------------------------------------------------------
     async def _open_session(self, user: Doc) -> Session:
@@ -155,34 +179,44 @@ class Identity:
     async def login(self, email: str, password: str, client_address: str) -> Session:
         now = self.clock.now()
         email = rules.login_email(email)
-        keys = [f"email:{hashlib.sha256(email.encode()).hexdigest()}"]
+        keys = [f"email:{_digest(email)}"]
         if client_address:
             keys.append(f"client:{client_address}")
-        for state in await self.store.get_throttle(keys):
-            locked_until = state.get("locked_until")
-            if locked_until is not None and as_utc(locked_until) > now:
-                raise RateLimited("too many failed logins; try again later")
+        await self._admit_attempt(keys, now)
         user = await self.store.find_user_by_email(email)
         stored_hash = (user or {}).get("password_hash") or self._dummy_hash
         password_ok = await self._verify(stored_hash, password[: rules.MAX_PASSWORD_LENGTH])
         if user is None or not user.get("password_hash") or not password_ok:
-            await self._count_failure(keys, now)
             raise Unauthenticated("invalid email or password", reason="INVALID_CREDENTIALS")
         if user["status"] != "ACTIVE":
             raise Unauthenticated("this login is deactivated; ask an administrator", reason="USER_INACTIVE")
         # only after the password matched, so the answer tells a stranger nothing about the account
         await self._refuse_if_portal_off(user)
-        await self.store.clear_throttle(keys[0])
+        await self._attempt_succeeded(keys)
         rehashed = await self._hash(password) if self.hasher.check_needs_rehash(user["password_hash"]) else ""
         user = await self.store.record_login(user["_id"], now, rehashed) or user
         return await self._open_session(user)
 
-    async def _count_failure(self, keys: list[str], now: datetime) -> None:
+    async def _admit_attempt(self, keys: list[str], now: datetime) -> None:
+        """Every attempt is counted, atomically, before its password is checked: of concurrent
+        attempts only the first few within the limits are verified at all, so a burst cannot
+        check more passwords than the limit (nor slip the right one in among them). A success
+        takes its count back (`_attempt_succeeded`)."""
         limits = [rules.MAX_FAILURES_PER_EMAIL, rules.MAX_FAILURES_PER_CLIENT]
+        for state in await self.store.get_throttle(keys):
+            locked_until = state.get("locked_until")
+            if locked_until is not None and as_utc(locked_until) > now:
+                raise RateLimited("too many failed logins; try again later")
         for key, limit in zip(keys, limits, strict=False):
             state = await self.store.increment_throttle(key, now - rules.THROTTLE_WINDOW, now)
-            if state["failures"] >= limit:
+            if state["failures"] > limit:
                 await self.store.lock_throttle(key, now + rules.THROTTLE_LOCK)
+                raise RateLimited("too many failed logins; try again later")
+
+    async def _attempt_succeeded(self, keys: list[str]) -> None:
+        await self.store.clear_throttle(keys[0])  # the address starts afresh
+        for key in keys[1:]:
+            await self.store.uncount_attempt(key)  # the client keeps only its failures
 
     async def refresh(self, refresh_token: str) -> Session:
         now = self.clock.now()
@@ -408,7 +442,19 @@ class Identity:
             raise FailedPrecondition(
                 "only a user who has not yet accepted can be invited again", reason="USER_NOT_INVITED"
             )
+        limits = [(f"resend:{user['_id']}", rules.MAX_RESENDS_PER_USER)]
+        if user.get("account_id"):
+            limits.append((f"resend-account:{user['account_id']}", rules.MAX_RESENDS_PER_ACCOUNT))
+        for key, limit in limits:
+            if not await self._within(key, limit):
+                raise RateLimited("this invitation was sent too often; try again later", reason="TOO_MANY_RESENDS")
         return await self._reinvite(user)
+
+    async def _within(self, key: str, limit: int) -> bool:
+        """Count one more of something limited per MAIL_LIMIT_WINDOW; False once over `limit`."""
+        now = self.clock.now()
+        state = await self.store.increment_throttle(key, now - rules.MAIL_LIMIT_WINDOW, now)
+        return int(state["failures"]) <= limit
 
     async def _reinvite(self, user: Doc, event_id: str = "") -> Doc:
         old = user.get("invitation") or {}
@@ -548,8 +594,16 @@ class Identity:
         await asyncio.sleep(max(0.0, rules.RESET_REPLY_SECONDS - (loop.time() - started)))
 
     async def _send_password_reset(self, email: str) -> None:
-        user = await self.store.find_user_by_email(rules.login_email(email))
+        address = rules.login_email(email)
+        # counted for every address, known or not; over the limit the mail is silently not sent
+        if not await self._within(f"reset:{_digest(address)}", rules.MAX_RESETS_PER_ADDRESS):
+            return
+        user = await self.store.find_user_by_email(address)
         if user is None or user["status"] != "ACTIVE":
+            return
+        if user.get("account_id") and not await self._within(
+            f"reset-account:{user['account_id']}", rules.MAX_RESETS_PER_ACCOUNT
+        ):
             return
         token = secrets.token_urlsafe(32)
         expires_at = self.clock.now() + rules.RESET_TOKEN_TTL
@@ -570,7 +624,7 @@ class Identity:
         if saved is None:
             raise FailedPrecondition("this reset link is invalid or was already used", reason="RESET_TOKEN_INVALID")
         await self.store.revoke_user_sessions(user["_id"], now)
-        await self.store.clear_throttle(f"email:{hashlib.sha256(user['email'].encode()).hexdigest()}")
+        await self.store.clear_throttle(f"email:{_digest(user['email'])}")
 
     async def change_password(self, caller: Caller, current: str, new_password: str) -> None:
         user = await self.me(caller)

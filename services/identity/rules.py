@@ -5,15 +5,17 @@ No I/O here, so unit tests call these directly.
 
 from __future__ import annotations
 
+import os
+import unicodedata
 from datetime import datetime, timedelta
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
 from zxcvbn import zxcvbn
 
 from portalkit.access import can_manage_account
 from portalkit.auth import STAFF_ROLES, Caller
 from portalkit.clock import as_utc
+from portalkit.emails import normalize_email
 from portalkit.enums import enum_names
 from portalkit.errors import FailedPrecondition, Forbidden, InvalidInput, Unauthenticated
 from protos.identity.v1 import identity_pb2 as pb
@@ -38,18 +40,22 @@ THROTTLE_LOCK = timedelta(minutes=15)
 MAX_FAILURES_PER_EMAIL = 5
 MAX_FAILURES_PER_CLIENT = 50
 
+# Mail a stranger can trigger: per address (and per account) within a window. Over the limit a
+# reset request still answers the same (no enumeration) but sends nothing; a resend is refused.
+MAIL_LIMIT_WINDOW = timedelta(hours=1)
+MAX_RESETS_PER_ADDRESS = 3
+MAX_RESETS_PER_ACCOUNT = 30
+MAX_RESENDS_PER_USER = 5
+MAX_RESENDS_PER_ACCOUNT = 100
+
+# Password hashing: at most one argon2 computation per core at a time; a request waits at most
+# this long for its turn (the gateway's deadline is 5 s) before it is told to retry.
+HASHING_SLOTS = max(2, os.cpu_count() or 2)
+HASHING_QUEUE_SECONDS = 3.0
+
 DEFAULT_EMAIL_PREFERENCES = {"maintenance": False, "incident": False, "case_updates": True, "billing": True}
 
 PORTAL_DISABLED = "PORTAL_DISABLED_FOR_ACCOUNT"
-
-
-def normalize_email(raw: str) -> str:
-    """Lower-cased, syntax-checked address; raises InvalidInput with a readable message."""
-    try:
-        # test_environment: the demo data lives on the special-use .test domain
-        return validate_email(raw.strip(), check_deliverability=False, test_environment=True).normalized.lower()
-    except EmailNotValidError as exc:
-        raise InvalidInput(f"invalid email address: {exc}", reason="INVALID_EMAIL") from exc
 
 
 def login_email(raw: str) -> str:
@@ -57,7 +63,7 @@ def login_email(raw: str) -> str:
     try:
         return normalize_email(raw)
     except InvalidInput:
-        return raw.strip().lower()
+        return unicodedata.normalize("NFKC", raw).strip().lower()
 
 
 def clean_name(raw: str, what: str = "name") -> str:

@@ -288,6 +288,9 @@ class IdentityStore:
         assert doc is not None
         return doc
 
+    async def uncount_attempt(self, key: str) -> None:
+        await self.throttle.update_one({"_id": key, "failures": {"$gt": 0}}, {"$inc": {"failures": -1}})
+
     async def clear_throttle(self, key: str) -> None:
         await self.throttle.delete_one({"_id": key})
 
