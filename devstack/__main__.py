@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 
 from devstack.embedded import start_stack
@@ -15,7 +16,12 @@ from services.identity.demo import DEMO_PASSWORD, load_demo
 
 async def main() -> None:
     settings = config.PortalSettings()
-    stack = await start_stack(fixed_ports=True, gateway_port=settings.gateway_port)
+    # the newcomer's run: reflection on unless PORTAL_GRPC_REFLECTION says otherwise
+    stack = await start_stack(
+        {"grpc_reflection": os.environ.get("PORTAL_GRPC_REFLECTION", "true")},
+        fixed_ports=True,
+        gateway_port=settings.gateway_port,
+    )
     logins = await load_demo(stack.services["identity"].domain)
     accounts = {login.account: login.account_id for login in logins if login.account_id}
     await load_demo_contacts(stack.services["contacts"].domain, accounts)

@@ -17,6 +17,7 @@ import uvicorn
 
 from gateway.app import create_app
 from gateway.clients import ServiceClients
+from gateway.serving import proxy_options
 from portalkit import config
 from portalkit.clock import Clock
 from portalkit.events import EventBus, InProcessBus, RetryPolicy, connect_bus
@@ -66,11 +67,20 @@ class Stack:
                 await bus.close()
 
 
-async def serve_http(app: Any, port: int = 0) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
+async def serve_http(
+    app: Any, port: int = 0, trusted_proxies: str = ""
+) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
     """Serve an ASGI app on loopback in this loop; returns once it listens (port 0 = any free one)."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", ws="websockets-sansio")
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        ws="websockets-sansio",
+        **proxy_options(trusted_proxies),
     )
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
@@ -121,5 +131,5 @@ async def start_stack(
     )
     verifier = token_verifier(overrides["identity_grpc_addr"])
     app = create_app(clients, verifier, await new_bus(), introspection=shared.graphql_introspection)
-    server, task, port = await serve_http(app, gateway_port)
+    server, task, port = await serve_http(app, gateway_port, shared.trusted_proxies)
     return Stack(services, port, buses, clock, server, task, {"gateway_app": app})

@@ -8,6 +8,7 @@ import uvicorn
 
 from gateway.app import create_app
 from gateway.clients import ServiceClients
+from gateway.serving import proxy_options
 from portalkit import config
 from portalkit.events import connect_bus
 from portalkit.telemetry import setup_logging, setup_telemetry
@@ -28,7 +29,13 @@ def main() -> None:
         app = create_app(clients, verifier, bus, introspection=settings.graphql_introspection)
         host = "0.0.0.0"  # noqa: S104 - in a container the gateway listens on all interfaces
         server = uvicorn.Server(
-            uvicorn.Config(app, host=host, port=settings.gateway_port, proxy_headers=True, ws="websockets-sansio")
+            uvicorn.Config(
+                app,
+                host=host,
+                port=settings.gateway_port,
+                ws="websockets-sansio",
+                **proxy_options(settings.trusted_proxies),
+            )
         )
         await server.serve()
 

@@ -43,6 +43,10 @@ class PortalSettings(BaseSettings):
     identity_grpc_addr: str = ""
     # Introspection and "Did you mean …" suggestions for callers: on for the embedded run, off in production.
     graphql_introspection: bool = True
+    # gRPC server reflection (lets grpcurl list the API); off unless asked for (the embedded run does).
+    grpc_reflection: bool = False
+    # Comma-separated proxy addresses whose X-Forwarded-For the gateway believes (none by default).
+    trusted_proxies: str = ""
 
     @model_validator(mode="after")
     def _identity_address(self) -> PortalSettings:

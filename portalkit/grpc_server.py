@@ -198,6 +198,7 @@ class ServiceServer:
         service_names: list[str],
         authenticate: Authenticate,
         public_methods: Iterable[str] = (),
+        reflection_enabled: bool = False,
     ) -> None:
         self.name = name
         self._service_names = service_names
@@ -208,7 +209,10 @@ class ServiceServer:
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         add_servicers(self.server)
-        reflection.enable_server_reflection([*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], self.server)
+        if reflection_enabled:  # PORTAL_GRPC_REFLECTION: an API map is for developers, not for attackers
+            reflection.enable_server_reflection(
+                [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], self.server
+            )
         self.port = 0
 
     async def start(self, address: str) -> int:

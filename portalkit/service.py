@@ -124,6 +124,7 @@ class Service:
             [api.full_name],
             self.authenticate,
             api.public_methods,
+            reflection_enabled=self.settings.grpc_reflection,
         )
         address = address or f"0.0.0.0:{self.settings.grpc_port}"
         try:

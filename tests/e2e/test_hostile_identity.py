@@ -79,3 +79,41 @@ async def test_saturated_hashing_answers_a_retryable_error_not_unavailable(gql, 
     error = body["errors"][0]
     assert code_of(error) == "RATE_LIMITED" and error["extensions"]["reason"] == "OVERLOADED"
     assert "try again" in error["message"]
+
+
+async def test_a_client_cannot_choose_its_address_with_x_forwarded_for(http, stack):
+    spoofed = f"203.0.113.{uuid.uuid4().int % 250 + 1}"
+    body = {"query": LOGIN, "variables": {"e": f"ghost.{uuid.uuid4().hex[:6]}@acme.test", "p": "wrong-password-1"}}
+    response = await http.post("/graphql", json=body, headers={"X-Forwarded-For": spoofed})
+    assert response.json()["errors"][0]["extensions"]["reason"] == "INVALID_CREDENTIALS"
+    counted = {
+        s["_id"] for s in await stack.services["identity"].store.get_throttle([f"client:{spoofed}", "client:127.0.0.1"])
+    }
+    assert counted == {"client:127.0.0.1"}  # PORTAL_TRUSTED_PROXIES is empty: the peer address counts
+
+
+def test_forwarded_headers_are_believed_only_from_listed_proxies():
+    from gateway.serving import proxy_options
+
+    assert proxy_options("") == {"proxy_headers": False, "forwarded_allow_ips": None}
+    assert proxy_options(" 10.0.0.5, 10.0.0.6 ") == {
+        "proxy_headers": True,
+        "forwarded_allow_ips": ["10.0.0.5", "10.0.0.6"],
+    }
+
+
+async def test_grpc_reflection_is_off_unless_asked_for(stack):
+    import grpc
+    import grpc.aio
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+    async with grpc.aio.insecure_channel(stack.address("identity")) as channel:
+        listing = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
+            iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5
+        )
+        try:
+            replies = [reply async for reply in listing]
+        except grpc.aio.AioRpcError as refused:
+            assert refused.code() == grpc.StatusCode.UNIMPLEMENTED
+        else:
+            raise AssertionError(f"reflection answered: {replies}")

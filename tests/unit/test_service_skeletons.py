@@ -152,7 +152,7 @@ async def test_service_serves_health_auth_and_scoped_batch_reads(name, tmp_path)
     issuer = TokenIssuer()
     settings_class = next(v for k, v in vars(module).items() if k.endswith("Settings") and k != "ServiceSettings")
     infra = Infrastructure(connect("memory://", f"unit_{name}"), InProcessBus(), FolderMailer(str(tmp_path)))
-    service = module.build(settings_for(settings_class), infra)
+    service = module.build(settings_for(settings_class, {"grpc_reflection": True}), infra)
     # a key source that answers without identity: this test's own issuer
     service.authenticate = verifier_of(issuer).verify
     await service.start("127.0.0.1:0")
