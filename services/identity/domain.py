@@ -313,7 +313,7 @@ class Identity:
         account_ids = list(dict.fromkeys(account_ids or [caller.account_id]))[:MAX_BATCH]
         for account_id in account_ids:
             require_account_read(caller, account_id)
-        return await self.store.active_admins_of(account_ids, limit=1000)
+        return await self.store.active_admins_of(account_ids, per_account=rules.MAX_ADMINS_LISTED)
 
     # --- accounts and users ----------------------------------------------------------------
     async def create_account(self, caller: Caller, name: str, number: str, admin_email: str, admin_name: str) -> Doc:

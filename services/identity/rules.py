@@ -33,6 +33,8 @@ MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 128
 MAX_NAME_LENGTH = 200
 MAX_INVITES_PER_CALL = 50
+# Account.admins is a short list ("who can grant me access?"); the gateway's cost estimate knows it.
+MAX_ADMINS_LISTED = 50
 
 # Login throttling: failures per email, and per client address, within a window.
 THROTTLE_WINDOW = timedelta(minutes=15)

@@ -128,10 +128,14 @@ class IdentityStore:
             query["role"] = role if not staff or role in STAFF_ROLES else {"$in": []}
         return await fetch_page(self.users, query, size, token)
 
-    async def active_admins_of(self, account_ids: list[str], limit: int) -> list[Document]:
-        return await self.users.find_many(
-            {"account_id": {"$in": account_ids}, "role": "ADMIN", "status": "ACTIVE"}, sort=[("_id", 1)], limit=limit
-        )
+    async def active_admins_of(self, account_ids: list[str], per_account: int) -> list[Document]:
+        """At most `per_account` active ADMINs of each account, oldest first."""
+        found: list[Document] = []
+        for account_id in account_ids:
+            found += await self.users.find_many(
+                {"account_id": account_id, "role": "ADMIN", "status": "ACTIVE"}, sort=[("_id", 1)], limit=per_account
+            )
+        return found
 
     async def count_other_active_admins(self, account_id: str, user_id: str) -> int:
         return await self.users.count(
