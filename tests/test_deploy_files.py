@@ -464,3 +464,9 @@ def test_docker_compose_validates_it():
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_production_manifests_hide_the_schema_and_the_grpc_api():
+    configmap = yaml.safe_load((ROOT / "deploy/k8s/configmap.yaml").read_text())["data"]
+    assert configmap["PORTAL_GRAPHQL_INTROSPECTION"] == "false"
+    assert configmap["PORTAL_GRPC_REFLECTION"] == "false"
