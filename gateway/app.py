@@ -23,7 +23,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
-from gateway import graphiql_assets
+from gateway import graphiql_assets, http_spec
 from gateway.clients import ServiceClients
 from gateway.context import PortalContext
 from gateway.live import LiveEvents
@@ -50,7 +50,7 @@ class PortalGraphQL(GraphQL[PortalContext, None]):
             graphql_ide="graphiql",
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
             connection_init_wait_timeout=timedelta(seconds=WS_INIT_SECONDS),
-            allow_queries_via_get=False,
+            allow_queries_via_get=True,
         )
         self.clients = clients
         self.verifier = verifier
@@ -124,12 +124,24 @@ class PortalGraphQL(GraphQL[PortalContext, None]):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive)
+        media = http_spec.JSON if http_spec.wants_ide(request) else http_spec.negotiate(request.headers.get("accept"))
+        if media is None:
+            body = _error_body("answers are application/graphql-response+json or application/json", "BAD_USER_INPUT")
+            await JSONResponse(body, status_code=406)(scope, receive, send)
+            return
         try:
             response = await self.run(request)
         except HTTPException as error:
             # strawberry answers a non-JSON body etc. in plain text; our clients get coded JSON errors
-            reason = REQUEST_ERROR_REASONS.get(error.status_code, "INVALID_REQUEST")
-            response = JSONResponse(_error_body(error.reason, "BAD_USER_INPUT", reason), status_code=error.status_code)
+            status = error.status_code
+            if request.method == "GET" and status == 400 and "mutation" in error.reason:
+                status = 405  # a mutation over GET: the method is wrong, not the document
+            reason = REQUEST_ERROR_REASONS.get(status, "INVALID_REQUEST")
+            response = JSONResponse(_error_body(error.reason, "BAD_USER_INPUT", reason), status_code=status)
+            if status == 405:
+                response.headers["allow"] = "POST"
+        if not response.headers.get("content-type", "").startswith("text/html"):
+            response = http_spec.shape(request, response, media)
         await response(scope, receive, send)
 
 

@@ -1,0 +1,63 @@
+"""GraphQL over HTTP by the spec (issue 15), checked by outside code: the graphql-http server audits
+run by Node against the real gateway, plus the details the audits leave open."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+CLIENTS = Path(__file__).resolve().parents[1] / "clients"
+SPEC_TYPE = "application/graphql-response+json"
+
+
+async def _node(script: str, *args: str) -> list[dict]:
+    process = await asyncio.create_subprocess_exec(
+        "node", str(CLIENTS / script), *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode == 0, err.decode()
+    return [json.loads(line) for line in out.decode().splitlines() if line.strip()]
+
+
+async def test_the_graphql_http_audits_pass_with_no_must_or_should_failures(stack):
+    results = await _node("audit.mjs", f"{stack.gateway_url}/graphql")
+    assert len(results) > 50
+    failed = [r for r in results if r["status"] != "ok"]
+    assert not failed, failed
+
+
+async def test_request_errors_are_400_without_data_for_the_spec_media_type(http):
+    for query in ("{ me { id ", "{ me { shoeSize } }"):
+        response = await http.post("/graphql", json={"query": query}, headers={"accept": SPEC_TYPE})
+        assert response.status_code == 400 and response.headers["content-type"].startswith(SPEC_TYPE)
+        body = response.json()
+        assert "data" not in body and body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    legacy = await http.post("/graphql", json={"query": "{ me { shoeSize } }"}, headers={"accept": "application/json"})
+    assert legacy.status_code == 200 and legacy.headers["content-type"].startswith("application/json")
+    # a field error is not a request error: 200, with data
+    field_error = await http.post("/graphql", json={"query": "{ announcements { id } }"}, headers={"accept": SPEC_TYPE})
+    assert field_error.status_code == 200 and "data" in field_error.json()
+    refused = await http.post("/graphql", json={"query": "{ __typename }"}, headers={"accept": "text/xml"})
+    assert refused.status_code == 406
+
+
+async def test_queries_over_get_are_cacheable_and_mutations_are_405(http, tokens):
+    anonymous = await http.get(
+        "/graphql",
+        params={
+            "query": "query($t: String!) { invitation(token: $t) { email } }",
+            "variables": json.dumps({"t": "nope"}),
+        },
+    )
+    assert anonymous.status_code == 200 and anonymous.json() == {"data": {"invitation": None}}
+    assert anonymous.headers["cache-control"] == "public, max-age=60" and "Authorization" in anonymous.headers["vary"]
+    token = await tokens("user@acme.test")
+    mine = await http.get(
+        "/graphql", params={"query": "{ me { email } }"}, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert mine.json()["data"]["me"]["email"] == "user@acme.test"
+    assert mine.headers["cache-control"] == "private, no-store"
+    mutation = await http.get("/graphql", params={"query": 'mutation { logout(refreshToken: "x") }'})
+    assert mutation.status_code == 405 and mutation.headers["allow"] == "POST"
+    assert mutation.json()["errors"][0]["extensions"]["reason"] == "METHOD_NOT_ALLOWED"
