@@ -130,6 +130,13 @@ async def start_stack(
         {name: f"127.0.0.1:{svc.port}" for name, svc in services.items()}, deadline=shared.grpc_deadline_seconds
     )
     verifier = token_verifier(overrides["identity_grpc_addr"])
-    app = create_app(clients, verifier, await new_bus(), introspection=shared.graphql_introspection)
+    app = create_app(
+        clients,
+        verifier,
+        await new_bus(),
+        introspection=shared.graphql_introspection,
+        trusted_documents=shared.trusted_documents,
+        batching=shared.graphql_batching,
+    )
     server, task, port = await serve_http(app, gateway_port, shared.trusted_proxies)
     return Stack(services, port, buses, clock, server, task, {"gateway_app": app})

@@ -26,7 +26,14 @@ def main() -> None:
 
     async def serve() -> None:
         bus = await connect_bus(settings.amqp_url, allow_in_process=False)
-        app = create_app(clients, verifier, bus, introspection=settings.graphql_introspection)
+        app = create_app(
+            clients,
+            verifier,
+            bus,
+            introspection=settings.graphql_introspection,
+            trusted_documents=settings.trusted_documents,
+            batching=settings.graphql_batching,
+        )
         host = "0.0.0.0"  # noqa: S104 - in a container the gateway listens on all interfaces
         server = uvicorn.Server(
             uvicorn.Config(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from asyncio import FIRST_COMPLETED
 from collections import Counter
@@ -26,6 +27,8 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 from gateway import graphiql_assets, http_spec
 from gateway.clients import ServiceClients
 from gateway.context import PortalContext
+from gateway.documents import Documents, load_trusted
+from gateway.errors import PortalError
 from gateway.live import LiveEvents
 from gateway.schema.root import POLICY, schema
 from portalkit.auth import TokenVerifier
@@ -44,7 +47,9 @@ def _error_body(message: str, code: str, reason: str = "") -> dict[str, Any]:
 
 
 class PortalGraphQL(GraphQL[PortalContext, None]):
-    def __init__(self, clients: ServiceClients, verifier: TokenVerifier, live: LiveEvents) -> None:
+    def __init__(
+        self, clients: ServiceClients, verifier: TokenVerifier, live: LiveEvents, documents: Documents | None = None
+    ) -> None:
         super().__init__(
             schema,
             graphql_ide="graphiql",
@@ -56,6 +61,7 @@ class PortalGraphQL(GraphQL[PortalContext, None]):
         self.verifier = verifier
         self.live = live
         self._sockets: Counter[str] = Counter()  # open WebSockets per client address
+        self.documents = documents or Documents()
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> PortalContext:
         authorization = request.headers.get("authorization", "")
@@ -100,6 +106,12 @@ class PortalGraphQL(GraphQL[PortalContext, None]):
             if not self._sockets[client]:
                 del self._sockets[client]
 
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """GraphiQL for a browser's plain GET; a GET that carries an operation (a query, or only a
+        persisted query's hash in `extensions`) is a GraphQL request, whatever its Accept says."""
+        params = request.query_params
+        return super().should_render_graphql_ide(request) and "extensions" not in params
+
     def parse_json(self, data: str | bytes) -> Any:
         """A body that is not a JSON object (null, a number, invalid UTF-8, nesting deep enough to
         exhaust the decoder) is the client's mistake: 400 with a coded JSON error, never a 500."""
@@ -107,9 +119,16 @@ class PortalGraphQL(GraphQL[PortalContext, None]):
             parsed = self.decode_json(data)
         except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
             raise HTTPException(400, "the request body is not valid JSON") from exc
-        if not isinstance(parsed, dict):
-            raise HTTPException(400, "the request body must be a JSON object with a `query`")
+        if not isinstance(parsed, dict | list):  # a list is a batch (refused unless batching is on)
+            raise HTTPException(400, "expected a JSON object")
         return parsed
+
+    async def parse_http_body(self, request: Any) -> Any:
+        """Strawberry's parsing, then the document each operation runs (persisted or trusted)."""
+        parsed = await super().parse_http_body(request)
+        operations = parsed if isinstance(parsed, list) else [parsed]
+        resolved = [dataclasses.replace(op, query=self.documents.resolve(op.query, op.extensions)) for op in operations]
+        return resolved if isinstance(parsed, list) else resolved[0]
 
     async def render_graphql_ide(self, request: Request) -> Response:
         if not graphiql_assets.assets_installed():
@@ -131,6 +150,8 @@ class PortalGraphQL(GraphQL[PortalContext, None]):
             return
         try:
             response = await self.run(request)
+        except PortalError as error:  # the request's document is unknown or not allowed
+            response = JSONResponse({"errors": [error.formatted]}, status_code=200)
         except HTTPException as error:
             # strawberry answers a non-JSON body etc. in plain text; our clients get coded JSON errors
             status = error.status_code
@@ -190,13 +211,23 @@ class FreshTraceContext:
 
 
 def create_app(
-    clients: ServiceClients, verifier: TokenVerifier, bus: EventBus | None, *, introspection: bool = True
+    clients: ServiceClients,
+    verifier: TokenVerifier,
+    bus: EventBus | None,
+    *,
+    introspection: bool = True,
+    trusted_documents: str = "",
+    batching: int = 0,
 ) -> Starlette:
     """`clients` are started in the lifespan (channels must be made inside the running loop).
-    `introspection`: PORTAL_GRAPHQL_INTROSPECTION (introspection and field suggestions)."""
+    `introspection`: PORTAL_GRAPHQL_INTROSPECTION (introspection and field suggestions);
+    `trusted_documents`: PORTAL_TRUSTED_DOCUMENTS (only those run); `batching`: PORTAL_GRAPHQL_BATCHING
+    (at most that many operations per JSON array body; 0 = no batching)."""
     POLICY.introspection = introspection
+    schema.config.batching_config = {"max_operations": batching} if batching > 0 else None
     live = LiveEvents()
-    graphql = PortalGraphQL(clients, verifier, live)
+    documents = Documents(load_trusted(trusted_documents) if trusted_documents else None)
+    graphql = PortalGraphQL(clients, verifier, live, documents)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

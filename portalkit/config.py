@@ -45,6 +45,10 @@ class PortalSettings(BaseSettings):
     graphql_introspection: bool = True
     # gRPC server reflection (lets grpcurl list the API); off unless asked for (the embedded run does).
     grpc_reflection: bool = False
+    # A file or folder of the front ends' operations; when set, only those run (by hash or text).
+    trusted_documents: str = ""
+    # Operations per JSON-array (batched) request; 0 = batching off.
+    graphql_batching: int = 0
     # Comma-separated proxy addresses whose X-Forwarded-For the gateway believes (none by default).
     trusted_proxies: str = ""
 

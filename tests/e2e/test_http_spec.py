@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from pathlib import Path
+
+import pytest
 
 CLIENTS = Path(__file__).resolve().parents[1] / "clients"
 SPEC_TYPE = "application/graphql-response+json"
@@ -61,3 +64,58 @@ async def test_queries_over_get_are_cacheable_and_mutations_are_405(http, tokens
     mutation = await http.get("/graphql", params={"query": 'mutation { logout(refreshToken: "x") }'})
     assert mutation.status_code == 405 and mutation.headers["allow"] == "POST"
     assert mutation.json()["errors"][0]["extensions"]["reason"] == "METHOD_NOT_ALLOWED"
+
+
+async def test_apollo_client_with_persisted_queries_over_get_a_websocket_link_and_its_cache(stack, tokens):
+    """Apollo's own links and cache (tests/clients/apollo.mjs) against the gateway."""
+    root = await tokens("root@support.test")
+    http_url = f"{stack.gateway_url}/graphql"
+    steps = {
+        s["step"]: s
+        for s in await _node(
+            "apollo.mjs", http_url, http_url.replace("http", "ws"), "user@acme.test", "portal-demo-pass", root
+        )
+    }
+    assert steps["login"] == {"step": "login", "email": "user@acme.test", "account": "Acme Corp"}
+    # first use of a document: the hash alone over GET, PersistedQueryNotFound, then the text once
+    assert [(r["method"], r["hasQueryText"]) for r in steps["me"]["requests"]] == [("GET", False), ("POST", True)]
+    assert steps["me again"]["requests"] == 0  # answered from Apollo's cache
+    # another client (a new page load) sends only the hash, over GET, and the gateway knows it
+    assert [(r["method"], r["hasQueryText"]) for r in steps["me on a new client"]["requests"]] == [("GET", False)]
+    assert steps["subscription"]["title"].startswith("Apollo ")
+
+
+@pytest.mark.parametrize("subprotocol", ["graphql-transport-ws", "graphql-ws"])
+async def test_python_gql_client_over_both_websocket_subprotocols(stack, tokens, gql, subprotocol):
+    from gql import Client
+    from gql import gql as document
+    from gql.transport.websockets import WebsocketsTransport
+
+    user, root = await tokens("user@acme.test"), await tokens("root@support.test")
+    transport = WebsocketsTransport(
+        url=stack.gateway_url.replace("http", "ws") + "/graphql",
+        init_payload={"Authorization": f"Bearer {user}"},
+        subprotocols=[subprotocol],
+    )
+    title = f"gql {subprotocol} {uuid.uuid4().hex[:6]}"
+    async with Client(transport=transport) as session:
+        if subprotocol == "graphql-transport-ws":  # the legacy protocol carries subscriptions only
+            me = await session.execute(document("{ me { email account { name } } }"))
+            assert me["me"] == {"email": "user@acme.test", "account": {"name": "Acme Corp"}}
+
+        async def first_matching() -> dict:
+            async for result in session.subscribe(document("subscription { announcementPublished { title } }")):
+                if result["announcementPublished"]["title"] == title:
+                    return result
+            raise AssertionError("the subscription ended")
+
+        waiting = asyncio.create_task(first_matching())
+        await asyncio.sleep(0.3)  # the subscription reaches the gateway before the publish
+        await gql.ok(
+            'mutation($t: String!) { publishAnnouncement(input: {kind: INCIDENT, title: $t, body: "b", '
+            'startsAt: "2026-12-01T00:00:00Z"}) { id } }',
+            {"t": title},
+            token=root,
+        )
+        received = await asyncio.wait_for(waiting, timeout=10)
+    assert received["announcementPublished"]["title"] == title
