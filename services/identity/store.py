@@ -282,11 +282,13 @@ class IdentityStore:
     async def use_password_reset(self, user_id: str, token_hash: str, password_hash: str) -> Document | None:
         return await self.users.change(
             {"_id": user_id, "status": "ACTIVE", "password_reset.token_hash": token_hash},
-            {"$set": {"password_hash": password_hash}, "$unset": {"password_reset": ""}},
+            {"$set": {"password_hash": password_hash}, "$unset": {"password_reset": "", "imported_password": ""}},
         )
 
     async def set_password(self, user_id: str, password_hash: str) -> Document | None:
-        return await self.users.change({"_id": user_id}, {"$set": {"password_hash": password_hash}})
+        return await self.users.change(
+            {"_id": user_id}, {"$set": {"password_hash": password_hash}, "$unset": {"imported_password": ""}}
+        )
 
     async def set_email_preferences(self, user_id: str, changes: dict[str, bool]) -> Document | None:
         return await self.users.change(

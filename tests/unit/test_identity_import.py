@@ -177,6 +177,35 @@ async def test_only_a_support_admin_imports_and_at_most_1000_rows(identity):
         await identity.import_users(ROOT, acme, [ImportRow(f"r{i}@old.test", "R", "USER") for i in range(1001)])
 
 
+async def test_every_login_costs_at_least_one_argon2_verify(identity):
+    """The timing of an imported user's login is no shorter than that of an unknown email (the
+    dummy-hash path): the old scheme's verify runs alongside one argon2 verify."""
+    verified: list[str] = []
+
+    class Spy(argon2.PasswordHasher):
+        def verify(self, hash, password):
+            verified.append(hash)
+            return super().verify(hash, password)
+
+    identity.hasher = Spy(time_cost=1, memory_cost=1024, parallelism=1)
+    acme = await _acme(identity)
+    await identity.import_users(ROOT, acme, [ImportRow("timing@old.test", "T", "USER", GOOD["django"])])
+    for email in ("timing@old.test", "nobody@old.test"):
+        verified.clear()
+        with pytest.raises(Exception, match="invalid email or password"):
+            await identity.login(email, "wrong-password-1", "")
+        assert verified == [identity._dummy_hash]
+
+
+async def test_a_password_reset_ends_the_import_mark_too(identity):
+    acme = await _acme(identity)
+    await identity.import_users(ROOT, acme, [ImportRow("reset@old.test", "R", "USER", GOOD["bcrypt-2b"])])
+    user = await identity.store.find_user_by_email("reset@old.test")
+    await identity.store.set_password(user["_id"], identity.hasher.hash("a-brand-new-pass-42"))
+    stored = await identity.store.get_user(user["_id"])
+    assert "imported_password" not in stored and stored["password_hash"].startswith("$argon2id$")
+
+
 def test_an_import_row_never_shows_its_hash():
     assert GOOD["django"] not in repr(ImportRow("a@old.test", "A", "USER", GOOD["django"]))
 
