@@ -72,6 +72,23 @@ def without_suggestions(error: GraphQLError) -> GraphQLError:
     return GraphQLError(message, nodes=error.nodes, path=error.path, extensions=error.extensions)
 
 
+# graphql-core echoes the value of a variable that does not coerce; the value may hold a password or
+# a hash, so the client is told which variable and why, never what it sent.
+_ECHOES = [
+    (re.compile(r"(got invalid value) .*?(;|$)", re.S), r"\1\2"),
+    (re.compile(r", found:? .*\.$", re.S), "."),
+    (re.compile(r"(cannot represent [^:]*value): .*$", re.S), r"\1."),
+]
+
+
+def without_quoted_values(message: str) -> str:
+    if not message.startswith("Variable '$"):
+        return message
+    for pattern, replacement in _ECHOES:
+        message = pattern.sub(replacement, message)
+    return message
+
+
 def shape_error(error: GraphQLError) -> GraphQLError:
     original = error.original_error
     if isinstance(original, PortalError):
@@ -81,6 +98,7 @@ def shape_error(error: GraphQLError) -> GraphQLError:
     if error.path is None:
         # before any resolver ran: the document or its variables are wrong
         reason = "GRAPHQL_PARSE_FAILED" if error.message.startswith("Syntax Error") else "GRAPHQL_VALIDATION_FAILED"
-        return GraphQLError(error.message, nodes=error.nodes, extensions={"code": "BAD_USER_INPUT", "reason": reason})
+        message = without_quoted_values(error.message)
+        return GraphQLError(message, nodes=error.nodes, extensions={"code": "BAD_USER_INPUT", "reason": reason})
     log.error("unhandled resolver error", exc_info=original)
     return GraphQLError("internal error", nodes=error.nodes, path=error.path, extensions={"code": "INTERNAL"})

@@ -61,5 +61,7 @@ async def load_demo(identity: Identity) -> list[DemoLogin]:
                 "last_login_at": None,
             }
             await store.insert_user(user)
+            if rules.is_active_admin(user):
+                await store.add_active_admin(user["account_id"], user["_id"])
         logins.append(DemoLogin(email, role, number or "staff", user["_id"], account_ids.get(number, "")))
     return logins

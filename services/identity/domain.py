@@ -9,8 +9,8 @@ import asyncio
 import contextlib
 import hashlib
 import secrets
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -36,10 +36,11 @@ from portalkit.errors import (
 )
 from portalkit.ids import new_id
 from portalkit.pagination import Page
-from services.identity import events, rules
+from services.identity import events, passwords, rules
 from services.identity.store import IdentityStore
 
 Doc = dict[str, Any]
+IMPORT_CONCURRENCY = 16  # rows of one import written at once
 SYSTEM = Caller(user_id="system", role="SUPPORT_ADMIN", account_id="", session_id="")
 
 
@@ -69,6 +70,14 @@ class Session:
     refresh_token: str
     expires_at: datetime
     user: Doc
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    email: str
+    name: str
+    role: str
+    password_hash: str = field(default="", repr=False)  # the previous system's: never logged, published or returned
 
 
 @dataclass(frozen=True)
@@ -113,6 +122,15 @@ class Identity:
             return await asyncio.to_thread(self.hasher.hash, password)
 
     async def _verify(self, password_hash: str, password: str) -> bool:
+        """argon2id (the service's, or imported) with argon2-cffi; an imported bcrypt/PBKDF2/argon2i
+        hash with its own scheme while one argon2 verify runs alongside, so that such a login takes
+        no less time than one with an unknown email (the dummy hash) or an argon2id user."""
+        if not passwords.is_service_hash(password_hash):
+            imported, _ = await asyncio.gather(
+                asyncio.to_thread(passwords.verify_imported, password_hash, password),
+                self._verify(self._dummy_hash, password),
+            )
+            return imported
         async with self._hashing_slot():
             try:
                 return await asyncio.to_thread(self.hasher.verify, password_hash, password)
@@ -131,6 +149,16 @@ class Identity:
             yield
         finally:
             self._hashing.release()
+
+    def _needs_rehash(self, user: Doc) -> bool:
+        """An imported hash (whatever its scheme and cost) or an argon2id of other parameters."""
+        stored = str(user["password_hash"])
+        if user.get("imported_password") or not passwords.is_service_hash(stored):
+            return True
+        try:
+            return self.hasher.check_needs_rehash(stored)
+        except InvalidHashError:
+            return True
 
     # --- sessions --------------------------------------------------------------------------
     async def _open_session(self, user: Doc) -> Session:
@@ -185,7 +213,8 @@ class Identity:
         await self._admit_attempt(keys, now)
         user = await self.store.find_user_by_email(email)
         stored_hash = (user or {}).get("password_hash") or self._dummy_hash
-        password_ok = await self._verify(stored_hash, password[: rules.MAX_PASSWORD_LENGTH])
+        password = password[: rules.MAX_PASSWORD_LENGTH]
+        password_ok = await self._verify(stored_hash, password)
         if user is None or not user.get("password_hash") or not password_ok:
             raise Unauthenticated("invalid email or password", reason="INVALID_CREDENTIALS")
         if user["status"] != "ACTIVE":
@@ -193,8 +222,8 @@ class Identity:
         # only after the password matched, so the answer tells a stranger nothing about the account
         await self._refuse_if_portal_off(user)
         await self._attempt_succeeded(keys)
-        rehashed = await self._hash(password) if self.hasher.check_needs_rehash(user["password_hash"]) else ""
-        user = await self.store.record_login(user["_id"], now, rehashed) or user
+        rehashed = await self._hash(password) if self._needs_rehash(user) else ""
+        user = await self.store.record_login(user["_id"], now, rehashed, replaces=user["password_hash"]) or user
         return await self._open_session(user)
 
     async def _admit_attempt(self, keys: list[str], now: datetime) -> None:
@@ -386,6 +415,68 @@ class Identity:
                 outcomes.append(InviteOutcome(email, None, error.message))
         return outcomes
 
+    async def import_users(self, caller: Caller, account_id: str, rows: list[ImportRow]) -> list[InviteOutcome]:
+        """Users from a previous portal (design.md flow 12), row by row: a row with the old system's
+        password hash becomes an ACTIVE user who logs in with the old password (`user.activated`);
+        a row without one is invited. A taken email is reported, never overwritten.
+
+        Answered within the request, as the contract's per-row reply needs: a hash is only parsed
+        (about 15 µs), never verified, so a row costs one insert; up to IMPORT_CONCURRENCY rows are
+        written at once, so that a real server's round trips overlap."""
+        require_support_admin(caller)
+        if not account_id:
+            raise InvalidInput("name the account to import into")
+        if not rows:
+            raise InvalidInput("give at least one user to import")
+        if len(rows) > rules.MAX_IMPORT_ROWS:
+            raise InvalidInput(f"at most {rules.MAX_IMPORT_ROWS} users per import; send the rest in another call")
+        account = await self.store.get_account(account_id)
+        if account is None:
+            raise NotFound("account not found")
+        seen: set[str] = set()
+        slots = asyncio.Semaphore(IMPORT_CONCURRENCY)
+
+        async def one(row: ImportRow) -> InviteOutcome:
+            try:
+                email = rules.normalize_email(row.email)
+                if email in seen:
+                    raise InvalidInput(f"{email} appears more than once in this import")
+                seen.add(email)
+                async with slots:
+                    user = await self._import_one(account, email, row)
+                return InviteOutcome(row.email, user, "")
+            except DomainError as error:
+                return InviteOutcome(row.email, None, error.message)
+
+        return list(await asyncio.gather(*(one(row) for row in rows)))
+
+    async def _import_one(self, account: Doc, email: str, row: ImportRow) -> Doc:
+        name = rules.clean_name(row.name)
+        role = rules.check_customer_role(row.role or "USER")
+        if not row.password_hash.strip():
+            return await self._invite(account, email, name, role)
+        scheme = passwords.check_imported(row.password_hash.strip())
+        now = self.clock.now()
+        user: Doc = {
+            "_id": new_id("usr"),
+            "email": email,
+            "name": name,
+            "role": role,
+            "status": "ACTIVE",
+            "team": "",
+            "account_id": account["_id"],
+            "contact_id": "",
+            "password_hash": row.password_hash.strip(),
+            "imported_password": {"scheme": scheme, "imported_at": now},
+            "email_preferences": dict(rules.DEFAULT_EMAIL_PREFERENCES),
+            "created_at": now,
+            "last_login_at": None,
+        }
+        await self.store.insert_user(user, [events.user_activated(user)])
+        if rules.is_active_admin(user):
+            await self.store.add_active_admin(account["_id"], user["_id"])
+        return user
+
     def _new_invitation(
         self, user: Doc, account_name: str, resend_count: int, voided: list[str]
     ) -> tuple[Doc, EmailMessage]:
@@ -488,14 +579,56 @@ class Identity:
         rules.require_user_management(caller, user)
         return user
 
-    async def _refuse_if_last_admin(self, user: Doc) -> None:
-        if (
-            user["role"] == "ADMIN"
-            and user["status"] == "ACTIVE"
-            and user.get("account_id")
-            and await self.store.count_other_active_admins(user["account_id"], user["_id"]) == 0
-        ):
+    # --- the last-admin guard (the account's active-admin set, kept by the store) ---------------
+    async def _release_admin(self, user: Doc) -> bool:
+        """Before a request's write that ends `user`'s standing as an active ADMIN: take them off their
+        account's set, only while another admin stays (one conditional write, so two concurrent
+        demotions of the last two admins cannot both pass). True when taken off: the caller puts
+        them back (`_restore_admin`) if its own write then fails."""
+        if not rules.is_active_admin(user):
+            return False
+        outcome = await self.store.release_admin(user["account_id"], user["_id"])
+        if outcome == "LAST_ADMIN":
             raise FailedPrecondition("the account must keep at least one active administrator", reason="LAST_ADMIN")
+        if outcome != "RELEASED":
+            raise Conflict("the user changed meanwhile; try again")
+        return True
+
+    async def _restore_admin(self, user_id: str) -> None:
+        """Compensation for a released admin whose write did not happen: back on the set only if the
+        stored user is still an active ADMIN (someone else's write may have ended that)."""
+        current = await self.store.get_user(user_id)
+        if current is not None:
+            await self._sync_admin_set(current)
+
+    async def _sync_admin_set(self, saved: Doc) -> None:
+        """After a write that changed a customer user's role or status: the account's set follows the
+        user as stored (an addition comes after the user's write, so a crash leaves the set short)."""
+        if not saved.get("account_id"):
+            return
+        if rules.is_active_admin(saved):
+            await self.store.add_active_admin(saved["account_id"], saved["_id"])
+        else:
+            await self.store.remove_active_admin(saved["account_id"], saved["_id"])
+
+    async def _guarded_write(
+        self, user: Doc, ends_admin: bool, write: Callable[[], Awaitable[Doc | None]]
+    ) -> Doc | None:
+        """Run `write()` (a conditional user write) behind the last-admin guard when it ends the
+        user's standing as an active ADMIN; compensate if it fails; sync the set after it."""
+        released = await self._release_admin(user) if ends_admin else False
+        try:
+            saved: Doc | None = await write()
+        except BaseException:
+            if released:
+                await self._restore_admin(user["_id"])
+            raise
+        if saved is None:
+            if released:
+                await self._restore_admin(user["_id"])
+            return None
+        await self._sync_admin_set(saved)
+        return saved
 
     async def set_role(self, caller: Caller, user_id: str, role: str) -> Doc:
         user = await self._managed_user(caller, user_id)
@@ -505,26 +638,44 @@ class Identity:
             raise InvalidInput("staff role must be AGENT or SUPPORT_ADMIN", reason="INVALID_ROLE")
         if role == user["role"]:
             return user
-        if role != "ADMIN":
-            await self._refuse_if_last_admin(user)
         changed = {**user, "role": role}
-        saved = await self.store.change_role(
-            user_id, user["role"], role, [events.user_role_changed(changed, user["role"], role)]
-        )
+        outgoing = [events.user_role_changed(changed, user["role"], role)]
+
+        def write() -> Awaitable[Doc | None]:
+            return self.store.change_role(user_id, user["status"], user["role"], role, outgoing)
+
+        saved = await self._guarded_write(user, role != "ADMIN", write)
         return self._saved(saved, user, "")
 
     async def deactivate(self, caller: Caller, user_id: str, reason: str = "deactivated by an administrator") -> Doc:
         user = await self._managed_user(caller, user_id)
-        await self._refuse_if_last_admin(user)
-        return await self._deactivate(user, reason)
+        if user["status"] == "INACTIVE":
+            return user
+        return await self._deactivate(user, reason, guarded=True)
 
-    async def _deactivate(self, user: Doc, reason: str, event_id: str = "") -> Doc:
+    async def _deactivate(self, user: Doc, reason: str, event_id: str = "", guarded: bool = False) -> Doc:
+        """A request is refused for the last admin (`guarded`); a consumer's deactivation (the contact
+        was deleted or lost access) is not, and takes the user off the account's set first."""
         if user["status"] == "INACTIVE":
             return user
         pending = user.get("invitation", {}).get("status") == "PENDING"
-        saved = await self.store.deactivate_user(
-            user["_id"], user["status"], pending, [events.user_deactivated(user, reason)], event_id=event_id
-        )
+        outgoing = [events.user_deactivated(user, reason)]
+
+        def write() -> Awaitable[Doc | None]:
+            return self.store.deactivate_user(
+                user["_id"], user["status"], pending, outgoing, role=user["role"] if guarded else "", event_id=event_id
+            )
+
+        if guarded:
+            saved = await self._guarded_write(user, True, write)
+        else:
+            if rules.is_active_admin(user):
+                await self.store.remove_active_admin(user["account_id"], user["_id"])
+            saved = await write()
+            if saved is not None:
+                await self._sync_admin_set(saved)
+            elif rules.is_active_admin(user):
+                await self._restore_admin(user["_id"])
         if saved is not None:
             await self.store.revoke_user_sessions(user["_id"], self.clock.now())
         return self._saved(saved, user, event_id)
@@ -542,6 +693,8 @@ class Identity:
         saved = await self.store.reactivate_user(
             user["_id"], [events.user_activated({**user, "status": "ACTIVE"})], event_id=event_id
         )
+        if saved is not None:
+            await self._sync_admin_set(saved)
         return self._saved(saved, user, event_id)
 
     # --- invitations -----------------------------------------------------------------------
@@ -580,6 +733,7 @@ class Identity:
         )
         if saved is None:
             raise FailedPrecondition("this invitation was already used", reason="INVITATION_USED")
+        await self._sync_admin_set(saved)
         return await self._open_session(saved)
 
     # --- passwords -------------------------------------------------------------------------

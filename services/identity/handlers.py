@@ -13,7 +13,7 @@ from portalkit.grpc_server import caller as current_caller
 from protos.identity.v1 import identity_pb2 as pb
 from protos.identity.v1 import identity_pb2_grpc as pb_grpc
 from services.identity import rules
-from services.identity.domain import Identity, Session
+from services.identity.domain import Identity, ImportRow, InviteOutcome, Session
 
 Context: TypeAlias = grpc.aio.ServicerContext
 
@@ -244,6 +244,15 @@ class IdentityHandlers(pb_grpc.IdentityServiceServicer):
         caller = current_caller()
         rows = [(r.email, r.name, enum_name(pb.Role, r.role)) for r in request.rows]
         outcomes = await self.identity.invite_users(caller, request.account_id, rows)
+        return pb.InviteUsersResponse(results=self._results(outcomes, caller))
+
+    async def ImportUsers(self, request: pb.ImportUsersRequest, context: Context) -> pb.ImportUsersResponse:
+        caller = current_caller()
+        rows = [ImportRow(r.email, r.name, enum_name(pb.Role, r.role), r.password_hash) for r in request.rows]
+        outcomes = await self.identity.import_users(caller, request.account_id, rows)
+        return pb.ImportUsersResponse(results=self._results(outcomes, caller))
+
+    def _results(self, outcomes: list[InviteOutcome], caller: Caller) -> list[pb.InviteResult]:
         now = self._now()
         results = []
         for outcome in outcomes:
@@ -251,7 +260,7 @@ class IdentityHandlers(pb_grpc.IdentityServiceServicer):
             if outcome.user is not None:
                 result.user.CopyFrom(user_message(outcome.user, caller, now))
             results.append(result)
-        return pb.InviteUsersResponse(results=results)
+        return results
 
     async def ResendInvitation(self, request: pb.UserIdRequest, context: Context) -> pb.Invitation:
         caller = current_caller()

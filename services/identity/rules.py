@@ -35,6 +35,8 @@ MAX_NAME_LENGTH = 200
 MAX_INVITES_PER_CALL = 50
 # Account.admins is a short list ("who can grant me access?"); the gateway's cost estimate knows it.
 MAX_ADMINS_LISTED = 50
+# importUsers answers within the gateway's deadline: 1,000 rows take well under a second (bench)
+MAX_IMPORT_ROWS = 1000
 
 # Login throttling: failures per email, and per client address, within a window.
 THROTTLE_WINDOW = timedelta(minutes=15)
@@ -99,6 +101,11 @@ def check_customer_role(role: str) -> str:
 
 
 # --- permissions (design.md section 4) ------------------------------------------------------
+
+
+def is_active_admin(user: dict[str, Any]) -> bool:
+    """Counts towards the account's administrators (the last one cannot be demoted or deactivated)."""
+    return bool(user.get("account_id")) and user.get("role") == "ADMIN" and user.get("status") == "ACTIVE"
 
 
 def require_user_listing(caller: Caller, account_id: str) -> None:

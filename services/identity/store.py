@@ -3,8 +3,10 @@ decides; this module reads and writes (and is the only place that knows the docu
 
 Documents:
 - accounts:      {_id: acc_…, number, number_lower, name, name_lower, portal_enabled (absent = on),
-                  created_at, _outbox[]}
-- users:         {_id: usr_…, email, name, role, status, team, account_id, contact_id, password_hash,
+                  active_admin_ids[] (its ACTIVE ADMIN users: the last-admin guard), created_at, _outbox[]}
+- users:         {_id: usr_…, email, name, role, status, team, account_id, contact_id, password_hash
+                  (argon2id; or, until the first login, the hash imported from a previous portal,
+                  then `imported_password{scheme, imported_at}` says so),
                   invitation{id,status,token_hash,voided_token_hashes,sent_at,expires_at,resend_count},
                   password_reset{token_hash, expires_at}, email_preferences{…}, created_at,
                   last_login_at, applied_events[], _outbox[]}
@@ -29,6 +31,8 @@ from portalkit.outbox import AggregateCollection, Outgoing
 from portalkit.pagination import Page, fetch_page
 
 STAFF = sorted(STAFF_ROLES)
+ADMIN_SET = "active_admin_ids"
+RELEASED, LAST_ADMIN, NOT_LISTED = "RELEASED", "LAST_ADMIN", "NOT_LISTED"
 
 
 class IdentityStore:
@@ -44,6 +48,7 @@ class IdentityStore:
         return [self.users, self.announcements, self.accounts]
 
     async def ensure_indexes(self) -> None:
+        """Indexes, and the accounts' active-admin sets where an account predates them."""
         await self.accounts.ensure_index([("number", 1)], unique=True)
         await self.users.ensure_index([("email", 1)], unique=True)
         await self.users.ensure_index([("account_id", 1), ("role", 1), ("status", 1)])
@@ -53,11 +58,13 @@ class IdentityStore:
         await self.sessions.ensure_index([("token_hash", 1)], unique=True)
         await self.sessions.ensure_index([("previous_token_hashes", 1)])
         await self.sessions.ensure_index([("user_id", 1)])
+        for account in await self.accounts.find_many({ADMIN_SET: {"$exists": False}}, projection={"_id": 1}):
+            await self.backfill_active_admins(account["_id"])
 
     # accounts ---------------------------------------------------------------------------------
     async def insert_account(self, account: Document, outgoing: Outgoing = ()) -> None:
         try:
-            await self.accounts.insert(account, outgoing)
+            await self.accounts.insert({ADMIN_SET: [], **account}, outgoing)
         except DuplicateKeyError as exc:
             raise Conflict(f"account number {account['number']} is taken") from exc
 
@@ -71,6 +78,47 @@ class IdentityStore:
         return await self.accounts.change(
             {"_id": account_id, **current}, {"$set": {"portal_enabled": enabled}}, outgoing
         )
+
+    # accounts: the active-admin set ------------------------------------------------------------
+    # Additions come after the user's write and removals before it, so a crash in between leaves the
+    # set short (a demotion refused) and never long (the last admin let go).
+    async def backfill_active_admins(self, account_id: str) -> None:
+        """Give an account that predates the set its set, counted from its users (only if still absent)."""
+        admins = await self.users.find_many(
+            {"account_id": account_id, "role": "ADMIN", "status": "ACTIVE"}, projection={"_id": 1}
+        )
+        await self.accounts.update_one(
+            {"_id": account_id, ADMIN_SET: {"$exists": False}}, {"$set": {ADMIN_SET: [a["_id"] for a in admins]}}
+        )
+
+    async def add_active_admin(self, account_id: str, user_id: str) -> None:
+        """After the user's write made them an ACTIVE ADMIN (an account without a set is left to the
+        backfill, which counts them)."""
+        await self.accounts.update_one(
+            {"_id": account_id, ADMIN_SET: {"$exists": True}}, {"$addToSet": {ADMIN_SET: user_id}}
+        )
+
+    async def remove_active_admin(self, account_id: str, user_id: str) -> None:
+        """Unconditionally, before a write that ends the user's standing (a consumer's deactivation)."""
+        await self.accounts.update_one({"_id": account_id}, {"$pull": {ADMIN_SET: user_id}})
+
+    async def release_admin(self, account_id: str, user_id: str) -> str:
+        """The last-admin guard, one conditional write: take `user_id` off the account's active admins
+        only while another one stays. Two concurrent demotions of the last two admins cannot both
+        match. Returns RELEASED, LAST_ADMIN or NOT_LISTED (someone else took them off meanwhile)."""
+        for _ in range(2):
+            released = await self.accounts.update_one(
+                {"_id": account_id, ADMIN_SET: user_id, f"{ADMIN_SET}.1": {"$exists": True}},
+                {"$pull": {ADMIN_SET: user_id}},
+            )
+            if released:
+                return RELEASED
+            account = await self.accounts.find_one({"_id": account_id}, projection={ADMIN_SET: 1})
+            if account is None or ADMIN_SET in account:
+                break
+            await self.backfill_active_admins(account_id)
+        listed = account is not None and user_id in account.get(ADMIN_SET, [])
+        return LAST_ADMIN if listed else NOT_LISTED
 
     async def get_account(self, account_id: str) -> Document | None:
         return await self.accounts.find_one({"_id": account_id})
@@ -137,35 +185,58 @@ class IdentityStore:
             )
         return found
 
-    async def count_other_active_admins(self, account_id: str, user_id: str) -> int:
-        return await self.users.count(
-            {"account_id": account_id, "role": "ADMIN", "status": "ACTIVE", "_id": {"$ne": user_id}}
-        )
-
     async def active_users_opted_in(self, preference: str) -> list[Document]:
         return await self.users.find_many(
             {"status": "ACTIVE", f"email_preferences.{preference}": True}, sort=[("_id", 1)]
         )
 
     # users: changes (each one conditional write; None when the user changed meanwhile) -------
-    async def record_login(self, user_id: str, now: datetime, new_password_hash: str = "") -> Document | None:
-        changes: Document = {"last_login_at": now}
+    async def record_login(
+        self, user_id: str, now: datetime, new_password_hash: str = "", replaces: str = ""
+    ) -> Document | None:
+        """The login time; with `new_password_hash`, the rehash replacing `replaces` (an imported or
+        older hash), only if that is still the stored hash (a password changed meanwhile wins), and
+        the mark of an imported password goes with it."""
         if new_password_hash:
-            changes["password_hash"] = new_password_hash
-        return await self.users.change({"_id": user_id}, {"$set": changes})
+            rehashed = await self.users.change(
+                {"_id": user_id, "password_hash": replaces},
+                {
+                    "$set": {"last_login_at": now, "password_hash": new_password_hash},
+                    "$unset": {"imported_password": ""},
+                },
+            )
+            if rehashed is not None:
+                return rehashed
+        return await self.users.change({"_id": user_id}, {"$set": {"last_login_at": now}})
 
-    async def change_role(self, user_id: str, old_role: str, new_role: str, outgoing: Outgoing) -> Document | None:
-        return await self.users.change({"_id": user_id, "role": old_role}, {"$set": {"role": new_role}}, outgoing)
+    async def change_role(
+        self, user_id: str, status: str, old_role: str, new_role: str, outgoing: Outgoing
+    ) -> Document | None:
+        """Only while the user still has the role and the status the decision was made on."""
+        return await self.users.change(
+            {"_id": user_id, "status": status, "role": old_role}, {"$set": {"role": new_role}}, outgoing
+        )
 
     async def deactivate_user(
-        self, user_id: str, status: str, revoke_invitation: bool, outgoing: Outgoing, *, event_id: str = ""
+        self,
+        user_id: str,
+        status: str,
+        revoke_invitation: bool,
+        outgoing: Outgoing,
+        *,
+        role: str = "",
+        event_id: str = "",
     ) -> Document | None:
-        """INACTIVE from `status`; the pending invitation revoked and any reset link voided."""
+        """INACTIVE from `status` (and `role`, when given); the pending invitation revoked and any
+        reset link voided."""
         changes: Document = {"status": "INACTIVE"}
         if revoke_invitation:
             changes["invitation.status"] = "REVOKED"
+        match: Document = {"_id": user_id, "status": status}
+        if role:
+            match["role"] = role
         return await self.users.change(
-            {"_id": user_id, "status": status},
+            match,
             {"$set": changes, "$unset": {"password_reset": ""}},
             outgoing,
             event_id=event_id,
@@ -215,11 +286,13 @@ class IdentityStore:
     async def use_password_reset(self, user_id: str, token_hash: str, password_hash: str) -> Document | None:
         return await self.users.change(
             {"_id": user_id, "status": "ACTIVE", "password_reset.token_hash": token_hash},
-            {"$set": {"password_hash": password_hash}, "$unset": {"password_reset": ""}},
+            {"$set": {"password_hash": password_hash}, "$unset": {"password_reset": "", "imported_password": ""}},
         )
 
     async def set_password(self, user_id: str, password_hash: str) -> Document | None:
-        return await self.users.change({"_id": user_id}, {"$set": {"password_hash": password_hash}})
+        return await self.users.change(
+            {"_id": user_id}, {"$set": {"password_hash": password_hash}, "$unset": {"imported_password": ""}}
+        )
 
     async def set_email_preferences(self, user_id: str, changes: dict[str, bool]) -> Document | None:
         return await self.users.change(

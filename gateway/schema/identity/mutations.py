@@ -16,6 +16,8 @@ from gateway.schema.identity.types import (
     CreateStaffUserInput,
     EmailPreferences,
     EmailPreferencesInput,
+    ImportUserInput,
+    ImportUserResult,
     Invitation,
     InviteUserInput,
     InviteUserResult,
@@ -150,6 +152,27 @@ class IdentityMutation:
             email=input.email, name=input.name, role=input.role.to_pb(), team=to_pb(input.team)
         )
         return User.from_pb(await ctx.call("identity", ctx.clients.identity.CreateStaffUser, request))
+
+    @strawberry.mutation(
+        description="SUPPORT_ADMIN: bring users over from a previous portal; a known password hash keeps their "
+        "password working. Row by row, like inviteUsers."
+    )
+    async def import_users(
+        self, info: Ctx, account_id: strawberry.ID, users: list[ImportUserInput]
+    ) -> list[ImportUserResult]:
+        ctx = info.context
+        rows = [
+            pb.ImportUserRow(email=u.email, name=u.name, role=u.role.to_pb(), password_hash=u.password_hash or "")
+            for u in users
+        ]
+        request = pb.ImportUsersRequest(account_id=account_id, rows=rows)
+        reply = await ctx.call("identity", ctx.clients.identity.ImportUsers, request)
+        return [
+            ImportUserResult(
+                email=r.email, user=User.from_pb(r.user) if r.HasField("user") else None, error=r.error or None
+            )
+            for r in reply.results
+        ]
 
     @strawberry.mutation
     async def publish_announcement(self, info: Ctx, input: PublishAnnouncementInput) -> Announcement:

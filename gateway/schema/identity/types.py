@@ -193,6 +193,25 @@ class InviteUserResult:
 
 
 @strawberry.input
+class ImportUserInput:
+    email: str
+    name: str
+    role: Role = Role["USER"]
+    password_hash: str | None = strawberry.field(
+        default=None,
+        description="The previous system's hash (bcrypt, argon2 or PBKDF2 in their usual encodings); "
+        "without one the user gets an invitation.",
+    )
+
+
+@strawberry.type
+class ImportUserResult:
+    email: str
+    user: User | None
+    error: str | None
+
+
+@strawberry.input
 class EmailPreferencesInput:
     maintenance: bool | None = None
     incident: bool | None = None
