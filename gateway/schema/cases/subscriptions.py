@@ -7,6 +7,7 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from gateway.errors import PortalError
+from gateway.schema.cases import loaders
 from gateway.schema.cases.loaders import get_cases
 from gateway.schema.cases.types import Case, base_url_of
 from gateway.schema.common import Ctx
@@ -36,4 +37,8 @@ class CasesSubscription:
                 # fetched as the subscriber, not from a loader: the service decides who sees the case,
                 # and one connection's loaders would cache forever
                 for found in await get_cases(ctx, [str(data.get("caseId", ""))]):
+                    # the connection's loaders live as long as it does: comments and related cases
+                    # are read afresh for each push
+                    ctx.loader(loaders.comments).clear_all()
+                    ctx.loader(loaders.cases).clear_all()
                     yield Case.from_pb(found, base)
