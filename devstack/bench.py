@@ -305,9 +305,9 @@ async def bench_cases(
 
     created = await measure(create_case, max(20, runs // 10), warmup=3)
     rows = [
-        ("100 cases + requester/assignee via gateway", via_gateway),
+        ("100 cases + their people via gateway", via_gateway),
         ("ListCases + BatchGetUsers direct", direct),
-        ("createCase (counter + outbox + autoreply)", created),
+        ("createCase via gateway", created),
         ("createCase -> autoreply mail", to_mail[3:]),
     ]
     ratio = statistics.median(via_gateway) / statistics.median(direct)
