@@ -43,7 +43,7 @@ async def create(gql, token: str, **extra: Any) -> dict[str, Any]:
 
 
 async def test_a_case_with_every_field_gets_a_number_a_ref_tag_an_autoreply_and_an_event(
-    gql, tokens, mailbox, direct_amqp_url, demo
+    gql, http, tokens, mailbox, direct_amqp_url, demo
 ):
     user = await tokens("user@acme.test")
     began = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)
@@ -57,9 +57,16 @@ async def test_a_case_with_every_field_gets_a_number_a_ref_tag_an_autoreply_and_
         priority="URGENT",
         relatedCaseNumber=earlier["number"],
     )
+    trace_id = uuid.uuid4().hex
     async with tap(direct_amqp_url, ["case.*"]) as partner:
-        case = (await gql.ok(CREATE, {"i": fields}, token=user))["createCase"]
+        response = await http.post(
+            "/graphql",
+            json={"query": CREATE, "variables": {"i": fields}},
+            headers={"Authorization": f"Bearer {user}", "traceparent": f"00-{trace_id}-{'2' * 16}-01"},
+        )
+        case = response.json()["data"]["createCase"]
         event = await partner.wait_for("case.created", lambda e: e["data"]["caseId"] == case["id"])
+    assert event["traceparent"].split("-")[1] == trace_id  # the request's trace continues in the event
     assert case["subject"] == fields["subject"] and case["description"] == fields["description"]
     assert (case["product"], case["environment"], case["errorMessage"]) == ("Payments", "UAT", "ERR-05 Do not honor")
     assert datetime.fromisoformat(case["issueStartedAt"]) == began
