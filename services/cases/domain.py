@@ -29,7 +29,7 @@ from services.cases.store import ORDERINGS, CasesStore
 
 log = logging.getLogger(__name__)
 Doc = dict[str, Any]
-SAVE_ATTEMPTS = 5
+SAVE_ATTEMPTS = 8
 DEFAULT_TEAM_ADDRESSES = {team: f"{team.lower().replace('_', '-')}@support.test" for team in rules.TEAMS}
 DEFAULT_MAILS = Mails("Customer Portal <no-reply@portal.test>", "http://127.0.0.1:8000", DEFAULT_TEAM_ADDRESSES)
 

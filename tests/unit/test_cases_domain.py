@@ -255,3 +255,13 @@ def test_ref_tags_cannot_be_forged():
     assert not rules.ref_tag_valid("guess", tag, "cas_1", "00100001")
     assert not rules.ref_tag_valid("s3cret", tag, "cas_2", "00100001")
     assert tag != rules.ref_tag("s3cret", "cas_1", "00100002")
+
+
+async def test_concurrent_comments_on_one_case_are_all_kept():
+    cases = await domain()
+    case = await cases.create_case(USER, values())
+    await asyncio.gather(*(cases.add_comment(USER, case["_id"], f"comment {i}") for i in range(10)))
+    page = (await cases.comment_pages(USER, [case["_id"]], 50, ""))[0]
+    assert sorted(c["body"] for c in page.comments) == sorted(f"comment {i}" for i in range(10))
+    stored = await cases.store.get_case(case["_id"])
+    assert stored is not None and stored["comment_count"] == 10 and stored["version"] == 11
