@@ -13,6 +13,7 @@ import statistics
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import grpc.aio
 import httpx
@@ -22,9 +23,14 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from devstack.embedded import start_stack
+from portalkit.auth import Caller
 from portalkit.telemetry import add_span_processor, setup_logging, setup_telemetry
+from protos.cases.v1 import cases_pb2, cases_pb2_grpc
 from protos.contacts.v1 import contacts_pb2, contacts_pb2_grpc
 from protos.identity.v1 import identity_pb2, identity_pb2_grpc
+from services.cases.demo import DemoDirectory
+from services.cases.demo import load_demo as load_demo_cases
+from services.cases.domain import Cases
 from services.contacts.demo import SYSTEM
 from services.contacts.demo import load_demo as load_demo_contacts
 from services.identity.demo import DEMO_PASSWORD, load_demo
@@ -184,6 +190,8 @@ async def main(runs: int) -> None:
                 ]
                 await measure(contact_to_invitation_mail, max(20, runs // 10), warmup=3)
                 rows.append(("createContact -> invitation mail", invited[3:]))
+            case_rows, case_notes = await bench_cases(stack, http, logins, mail, spans, runs)
+            rows += case_rows
     finally:
         await stack.stop()
         smtp.stop()
@@ -202,6 +210,113 @@ async def main(runs: int) -> None:
         f"ratio reset known / unknown (median; ~1 means no user enumeration by timing): "
         f"{medians[rows[4][0]] / medians[rows[5][0]]:.2f}"
     )
+    print("\n".join(case_notes))
+
+
+CASES_PAGE = """{ cases(first: 100) { totalCount edges { cursor node { id number subject status
+  requester { email } assignee { email } } } } }"""
+CREATE_CASE = "mutation($i: CreateCaseInput!) { createCase(input: $i) { id number refTag } }"
+
+
+async def bench_cases(
+    stack: Any, http: httpx.AsyncClient, logins: list[Any], mail: MailArrivals, spans: InMemorySpanExporter, runs: int
+) -> tuple[list[tuple[str, list[float]]], list[str]]:
+    """Issue 11: the 100-case list with requester and assignee (gateway vs the same reads direct, and
+    rps), and case creation (counter + outbox + autoreply mail)."""
+    cases_domain = stack.services["cases"].domain
+    await load_demo_cases(cases_domain, logins)
+    by_email = {login.email: login for login in logins}
+    demo = Cases(cases_domain.store, cases_domain.clock, DemoDirectory(logins), cases_domain.mails, cases_domain.secret)
+    manager, agent = by_email["manager@acme.test"], by_email["agent@support.test"]
+    as_manager = Caller(manager.user_id, manager.role, manager.account_id, "bench")
+    as_agent = Caller(agent.user_id, agent.role, "", "bench", "CUSTOMER_CARE")
+    for n in range(110):
+        case = await demo.create_case(as_manager, {"subject": f"Bench case {n}", "description": "Load."})
+        if n % 2:
+            await demo.assign(as_agent, case["_id"], "", agent.user_id)
+
+    async def login(email: str) -> str:
+        body = {"query": LOGIN, "variables": {"e": email, "p": DEMO_PASSWORD}}
+        return str((await http.post("/graphql", json=body)).json()["data"]["login"]["accessToken"])
+
+    token = await login("manager@acme.test")
+    headers = {"Authorization": f"Bearer {token}"}
+    metadata = (("authorization", f"Bearer {token}"),)
+
+    async def gateway_cases() -> object:
+        response = await http.post("/graphql", json={"query": CASES_PAGE}, headers=headers)
+        body = response.json()
+        assert response.status_code == 200 and "errors" not in body, body
+        edges = body["data"]["cases"]["edges"]
+        assert len(edges) == 100 and all(e["node"]["requester"] for e in edges)
+        assert any(e["node"]["assignee"] for e in edges)
+        return response
+
+    async with (
+        grpc.aio.insecure_channel(stack.address("cases")) as cases_channel,
+        grpc.aio.insecure_channel(stack.address("identity")) as identity_channel,
+    ):
+        cases_stub = cases_pb2_grpc.CasesServiceStub(cases_channel)
+        identity_stub = identity_pb2_grpc.IdentityServiceStub(identity_channel)
+
+        async def grpc_cases() -> object:
+            """The same reads the gateway makes, made directly: the page, then its people."""
+            page = await cases_stub.ListCases(cases_pb2.ListCasesRequest(page_size=100), metadata=metadata, timeout=5)
+            ids = list(
+                dict.fromkeys(
+                    [c.requester_id for c in page.cases] + [c.assignee_id for c in page.cases if c.assignee_id]
+                )
+            )
+            request = identity_pb2.BatchGetUsersRequest(ids=ids)
+            return await identity_stub.BatchGetUsers(request, metadata=metadata, timeout=5)
+
+        await gateway_cases()
+        spans.clear()
+        await gateway_cases()
+        calls_per_page = count_calls(spans)
+        via_gateway = await measure(gateway_cases, max(30, runs // 3))
+        direct = await measure(grpc_cases, max(30, runs // 3))
+
+    concurrency, total = 8, max(80, runs // 2)
+    started = time.perf_counter()
+
+    async def worker(count: int) -> None:
+        for _ in range(count):
+            await gateway_cases()
+
+    await asyncio.gather(*(worker(total // concurrency) for _ in range(concurrency)))
+    rps = (total // concurrency * concurrency) / (time.perf_counter() - started)
+
+    user_token = await login("user@acme.test")
+    user_headers = {"Authorization": f"Bearer {user_token}"}
+    to_mail: list[float] = []
+
+    async def create_case() -> object:
+        variables = {"i": {"subject": f"Bench {uuid.uuid4().hex[:8]}", "description": "Created by the bench."}}
+        started = time.perf_counter()
+        response = await http.post(
+            "/graphql", json={"query": CREATE_CASE, "variables": variables}, headers=user_headers
+        )
+        assert "errors" not in response.json(), response.json()
+        while mail.arrived.get("user@acme.test", 0.0) < started:  # noqa: ASYNC110 - SMTP runs on its own thread
+            await asyncio.sleep(0.002)
+        to_mail.append((mail.arrived["user@acme.test"] - started) * 1000)
+        return response
+
+    created = await measure(create_case, max(20, runs // 10), warmup=3)
+    rows = [
+        ("100 cases + their people via gateway", via_gateway),
+        ("ListCases + BatchGetUsers direct", direct),
+        ("createCase via gateway", created),
+        ("createCase -> autoreply mail", to_mail[3:]),
+    ]
+    ratio = statistics.median(via_gateway) / statistics.median(direct)
+    notes = [
+        f"ratio 100 cases via gateway / the same reads direct (median): {ratio:.2f}; "
+        f"gRPC calls per page through the gateway: {calls_per_page}",
+        f"100-case page through the gateway: {rps:.1f} rps with {concurrency} concurrent clients",
+    ]
+    return rows, notes
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from gateway.context import PortalContext
 from gateway.documents import Documents, load_trusted
 from gateway.errors import PortalError
 from gateway.live import LiveEvents
+from gateway.schema.cases.downloads import attachment_route
 from gateway.schema.root import POLICY, schema
 from portalkit.auth import TokenVerifier
 from portalkit.events import EventBus
@@ -39,6 +40,7 @@ MAX_BODY_BYTES = 1 << 20  # JSON bodies; uploads get their own limit
 MAX_SOCKETS_PER_CLIENT = 50
 WS_INIT_SECONDS = 10.0
 REQUEST_ERROR_REASONS = {405: "METHOD_NOT_ALLOWED", 413: "BODY_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE"}
+MAX_UPLOAD_BODY_BYTES = 4 << 20  # multipart GraphQL uploads (case attachments: the cases service checks each file)
 
 
 def _error_body(message: str, code: str, reason: str = "") -> dict[str, Any]:
@@ -56,6 +58,7 @@ class PortalGraphQL(GraphQL[PortalContext, None]):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
             connection_init_wait_timeout=timedelta(seconds=WS_INIT_SECONDS),
             allow_queries_via_get=True,
+            multipart_uploads_enabled=True,  # case attachments; every call also needs the bearer token
         )
         self.clients = clients
         self.verifier = verifier
@@ -175,9 +178,12 @@ class BodySizeLimit:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            length = dict(scope["headers"]).get(b"content-length")
-            if length is not None and (not length.isdigit() or int(length) > self.limit):
-                body = _error_body(f"request body over {self.limit} bytes", "BAD_USER_INPUT", "BODY_TOO_LARGE")
+            headers = dict(scope["headers"])
+            multipart = headers.get(b"content-type", b"").startswith(b"multipart/form-data")
+            limit = MAX_UPLOAD_BODY_BYTES if multipart else self.limit
+            length = headers.get(b"content-length")
+            if length is not None and (not length.isdigit() or int(length) > limit):
+                body = _error_body(f"request body over {limit} bytes", "BAD_USER_INPUT", "BODY_TOO_LARGE")
                 await JSONResponse(body, status_code=413)(scope, receive, send)
                 return
             received = 0
@@ -186,7 +192,7 @@ class BodySizeLimit:
                 nonlocal received
                 message = await receive()
                 received += len(message.get("body", b""))
-                if received > self.limit:
+                if received > limit:
                     raise HTTPException(413, "request body too large")
                 return message
 
@@ -251,6 +257,7 @@ def create_app(
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            attachment_route(clients),
             *graphiql_assets.graphiql_routes(),
         ],
         lifespan=lifespan,

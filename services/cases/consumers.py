@@ -1,10 +1,15 @@
-"""The events the cases service consumes: its consumer table (empty until its domain needs one)."""
+"""The events the cases service consumes: its consumer table, one durable queue per purpose
+(design.md 3: the Client Success Manager for routing, requester state)."""
 
 from __future__ import annotations
 
+from portalkit.catalog import AccountUpdated, UserActivated, UserDeactivated
 from portalkit.consumers import Consumer
 from services.cases.domain import Cases
 
 
-def consumers(domain: Cases) -> list[Consumer]:
-    return []
+def consumers(cases: Cases) -> list[Consumer]:
+    return [
+        Consumer("cases.accounts", {AccountUpdated: cases.on_account_updated}),
+        Consumer("cases.requesters", {UserDeactivated: cases.on_user_state, UserActivated: cases.on_user_state}),
+    ]

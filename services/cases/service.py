@@ -3,26 +3,51 @@ into the kit's Service (relay, guarded server)."""
 
 from __future__ import annotations
 
+import logging
+
 from portalkit.config import ServiceSettings
 from portalkit.service import GrpcApi, Infrastructure, Service
 from protos.cases.v1 import cases_pb2, cases_pb2_grpc
 from services.cases.consumers import consumers
-from services.cases.domain import Cases
+from services.cases.directory import IdentityDirectory
+from services.cases.domain import DEFAULT_TEAM_ADDRESSES, Cases
+from services.cases.events import Mails
 from services.cases.handlers import CasesHandlers
 from services.cases.store import CasesStore
 from services.identity.client import token_verifier
+
+log = logging.getLogger(__name__)
 
 
 class CasesSettings(ServiceSettings):
     service = "cases"
     # The inbound email-to-case listener (design.md section 8).
     inbound_smtp_port: int = 2525
+    # PORTAL_CASES_SECRET: binds ref tags and download tickets to this deployment. Set it (the same on
+    # every replica); unset, a random one is made at start, and tags made before a restart stop matching.
+    cases_secret: str = ""
+    # Where a customer's comment is announced when the case has no assignee (one address per team).
+    team_mail_domain: str = "support.test"
+    # Deadline of the fresh reads of identity's users (requester address, preferences, assignees).
+    directory_deadline_seconds: float = 2.0
 
 
 def build(settings: CasesSettings, infra: Infrastructure | None = None) -> Service:
     infra = (infra or Infrastructure()).complete(settings)
     store = CasesStore(infra.db)
-    domain = Cases(store)
+    if not settings.cases_secret:
+        log.warning("PORTAL_CASES_SECRET is not set: ref tags and download links last until a restart")
+    teams = {
+        team: address.replace("support.test", settings.team_mail_domain)
+        for team, address in DEFAULT_TEAM_ADDRESSES.items()
+    }
+    domain = Cases(
+        store,
+        infra.clock,
+        IdentityDirectory(settings.identity_grpc_addr, settings.directory_deadline_seconds),
+        Mails(settings.mail_from, settings.public_url, teams),
+        settings.cases_secret,
+    )
     api = GrpcApi.of(cases_pb2, cases_pb2_grpc, CasesHandlers(domain))
     verifier = token_verifier(settings.identity_grpc_addr)
     return Service(settings, infra, store, domain, api, verifier.verify, consumers(domain))

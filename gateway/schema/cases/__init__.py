@@ -1,42 +1,16 @@
-"""Cases in the graph: the contract's types; root fields arrive with the cases service."""
+"""Cases in the graph: cases, comments and internal notes, triage, attachments, live updates.
+Email-to-case (linkCase) and the knowledge base have their own issue."""
 
 from __future__ import annotations
 
-import strawberry
-
-from gateway.schema.cases.enums import CaseOrder
 from gateway.schema.cases.mutations import CasesMutation as Mutation
 from gateway.schema.cases.queries import CasesQuery as Query
-from gateway.schema.cases.types import (
-    ArticleSearchResult,
-    Case,
-    CaseComment,
-    CaseFilter,
-    CreateCaseInput,
-    PublishArticleInput,
-    UpdateCaseInput,
-)
-from gateway.schema.common import Connection, NodeResolver
+from gateway.schema.cases.subscriptions import CasesSubscription as Subscription
+from gateway.schema.cases.types import ArticleSearchResult, PublishArticleInput, load_case
+from gateway.schema.common import NodeResolver
 
-
-@strawberry.type
-class CasesSubscription:
-    """None yet: caseUpdated arrives with the cases service's events."""
-
-
-Subscription = CasesSubscription
-
-NODES: dict[str, NodeResolver] = {}  # cases and articles, once the service can read them whole
-# No root field reaches these yet; each goes once one does.
-TYPES: list[type] = [
-    Connection[Case],
-    Connection[CaseComment],
-    CaseFilter,
-    CaseOrder,
-    CreateCaseInput,
-    UpdateCaseInput,
-    ArticleSearchResult,
-    PublishArticleInput,
-]
+NODES: dict[str, NodeResolver] = {"cas_": load_case}
+# No root field reaches these yet (the knowledge-base issue brings them).
+TYPES: list[type] = [ArticleSearchResult, PublishArticleInput]
 
 __all__ = ["NODES", "TYPES", "Mutation", "Query", "Subscription"]

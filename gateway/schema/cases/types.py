@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import quote
 
 import strawberry
 from strawberry.file_uploads import Upload
 
+from gateway.schema.cases import loaders
 from gateway.schema.cases.enums import CaseChannel, CasePriority, CaseStatus, Environment
-from gateway.schema.common import Node
+from gateway.schema.common import Connection, Ctx, Node, connection, dt, optional_dt, page_size, to_pb
 from gateway.schema.identity.enums import SupportTeam
+from portalkit.convert import to_timestamp
+from protos.cases.v1 import cases_pb2 as pb
 
 if TYPE_CHECKING:
     from gateway.schema.identity.types import Account, User
@@ -25,6 +29,26 @@ class Attachment:
     url: str = strawberry.field(description="Short-lived download URL served by the gateway.")
     created_at: datetime
 
+    @classmethod
+    def from_pb(cls, m: pb.Attachment, base_url: str) -> Attachment:
+        return cls(
+            id=strawberry.ID(m.id),
+            filename=m.filename,
+            content_type=m.content_type,
+            size=m.size,
+            url=download_url(base_url, m.id, m.download_ticket),
+            created_at=dt(m.created_at),
+        )
+
+
+def download_url(base_url: str, attachment_id: str, ticket: str) -> str:
+    """The gateway route of gateway.schema.cases.downloads; the ticket is the viewer's own."""
+    return f"{base_url.rstrip('/')}/attachments/{quote(attachment_id)}?t={quote(ticket)}"
+
+
+def base_url_of(info: Ctx) -> str:
+    return str(info.context.request.base_url).replace("ws://", "http://").replace("wss://", "https://")
+
 
 @strawberry.type()
 class Case(Node):
@@ -33,11 +57,8 @@ class Case(Node):
     ref_tag: str = strawberry.field(
         description="Token to put in an email subject so that replies thread into this case."
     )
-    account: Annotated[Account, strawberry.lazy("gateway.schema.identity.types")] | None = strawberry.field(
-        description="Null until staff link a case mailed in by someone who is not a portal user (linkCase)."
-    )
-    requester: Annotated[User, strawberry.lazy("gateway.schema.identity.types")] | None = strawberry.field(
-        description="The portal user who opened the case; null when it was mailed in by someone who is not one."
+    requester_email: str = strawberry.field(
+        description="The address the case was opened from (the requester's, or the unknown sender's)."
     )
     subject: str
     description: str
@@ -49,25 +70,116 @@ class Case(Node):
     priority: CasePriority
     status: CaseStatus
     team: SupportTeam
-    assignee: Annotated[User, strawberry.lazy("gateway.schema.identity.types")] | None
     channel: CaseChannel
-    related_case: Case | None
     attachments: list[Attachment]
     created_at: datetime
     updated_at: datetime
     closed_at: datetime | None
+    account_id: strawberry.Private[str]
+    requester_id: strawberry.Private[str]
+    assignee_id: strawberry.Private[str]
+    related_case_id: strawberry.Private[str]
+
+    @classmethod
+    def from_pb(cls, m: pb.Case, base_url: str) -> Case:
+        return cls(
+            id=strawberry.ID(m.id),
+            number=m.number,
+            ref_tag=m.ref_tag,
+            requester_email=m.requester_email,
+            subject=m.subject,
+            description=m.description,
+            product=m.product or None,
+            environment=Environment.from_pb(m.environment) if m.environment else None,
+            error_message=m.error_message or None,
+            issue_started_at=optional_dt(m, "issue_started_at"),
+            account_numbers=list(m.account_numbers),
+            priority=CasePriority.from_pb(m.priority),
+            status=CaseStatus.from_pb(m.status),
+            team=SupportTeam.from_pb(m.team),
+            channel=CaseChannel.from_pb(m.channel),
+            attachments=[Attachment.from_pb(a, base_url) for a in m.attachments],
+            created_at=dt(m.created_at),
+            updated_at=dt(m.updated_at),
+            closed_at=optional_dt(m, "closed_at"),
+            account_id=m.account_id,
+            requester_id=m.requester_id,
+            assignee_id=m.assignee_id,
+            related_case_id=m.related_case_id,
+        )
+
+    @strawberry.field(
+        description="Null until staff link a case mailed in by someone who is not a portal user (linkCase)."
+    )
+    async def account(self, info: Ctx) -> Annotated[Account, strawberry.lazy("gateway.schema.identity.types")] | None:
+        from gateway.schema.identity.types import load_account
+
+        return await load_account(info, self.account_id) if self.account_id else None
+
+    @strawberry.field(
+        description="The portal user who opened the case; null when it was mailed in by someone who is not one."
+    )
+    async def requester(self, info: Ctx) -> Annotated[User, strawberry.lazy("gateway.schema.identity.types")] | None:
+        from gateway.schema.identity.types import load_user
+
+        return await load_user(info, self.requester_id) if self.requester_id else None
+
+    @strawberry.field
+    async def assignee(self, info: Ctx) -> Annotated[User, strawberry.lazy("gateway.schema.identity.types")] | None:
+        from gateway.schema.identity.types import load_user
+
+        return await load_user(info, self.assignee_id) if self.assignee_id else None
+
+    @strawberry.field
+    async def related_case(self, info: Ctx) -> Case | None:
+        return await load_case(info, self.related_case_id) if self.related_case_id else None
+
+    @strawberry.field
+    async def comments(self, info: Ctx, first: int | None = 50, after: str | None = None) -> Connection[CaseComment]:
+        page = await info.context.loader(loaders.comments).load((str(self.id), page_size(first), after or ""))
+        base = base_url_of(info)
+        return connection([CaseComment.from_pb(c, base) for c in page.comments], page)
 
 
 @strawberry.type()
 class CaseComment:
     id: strawberry.ID
-    author: Annotated[User, strawberry.lazy("gateway.schema.identity.types")] | None
     author_email: str
     body: str
     internal: bool = strawberry.field(description="Internal notes are visible to staff only.")
     channel: CaseChannel
     attachments: list[Attachment]
     created_at: datetime
+    author_id: strawberry.Private[str]
+
+    @classmethod
+    def from_pb(cls, m: pb.Comment, base_url: str) -> CaseComment:
+        return cls(
+            id=strawberry.ID(m.id),
+            author_email=m.author_email,
+            body=m.body,
+            internal=m.internal,
+            channel=CaseChannel.from_pb(m.channel),
+            attachments=[Attachment.from_pb(a, base_url) for a in m.attachments],
+            created_at=dt(m.created_at),
+            author_id=m.author_id,
+        )
+
+    @strawberry.field
+    async def author(self, info: Ctx) -> Annotated[User, strawberry.lazy("gateway.schema.identity.types")] | None:
+        from gateway.schema.identity.types import load_user
+
+        return await load_user(info, self.author_id) if self.author_id else None
+
+
+async def load_case(info: Ctx, case_id: str) -> Case | None:
+    found = await info.context.loader(loaders.cases).load(case_id)
+    return Case.from_pb(found, base_url_of(info)) if found is not None else None
+
+
+def case_connection(info: Ctx, reply: pb.ListCasesResponse) -> Connection[Case]:
+    base = base_url_of(info)
+    return connection([Case.from_pb(c, base) for c in reply.cases], reply)
 
 
 @strawberry.input()
@@ -81,6 +193,27 @@ class CaseFilter:
     search: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
+    unlinked: bool | None = strawberry.field(
+        default=None, description="Staff: only cases mailed in by unknown senders and not yet linked to an account."
+    )
+
+    def to_pb(self) -> pb.CaseFilter:
+        message = pb.CaseFilter(
+            status=[s.to_pb() for s in self.status or []],
+            team=to_pb(self.team),
+            priority=to_pb(self.priority),
+            assignee_id=self.assignee_id or "",
+            requester_id=self.requester_id or "",
+            account_id=self.account_id or "",
+            search=self.search or "",
+        )
+        if self.created_after is not None:
+            message.created_after.CopyFrom(to_timestamp(self.created_after))
+        if self.created_before is not None:
+            message.created_before.CopyFrom(to_timestamp(self.created_before))
+        if self.unlinked is not None:
+            message.unlinked = self.unlinked
+        return message
 
 
 @strawberry.input()
@@ -109,6 +242,24 @@ class UpdateCaseInput:
     issue_started_at: datetime | None = None
     account_numbers: list[str] | None = None
     priority: CasePriority | None = None
+
+
+def case_fields(values: Any, *, partial: bool) -> pb.CaseFields:
+    """The CaseFields of CreateCaseInput or UpdateCaseInput: only what the caller gave is set."""
+    message = pb.CaseFields(
+        environment=to_pb(values.environment),
+        priority=to_pb(values.priority),
+    )
+    for optional in ("subject", "description", "product", "error_message"):
+        value = getattr(values, optional)
+        if value is not None:
+            setattr(message, optional, value)
+    if values.issue_started_at is not None:
+        message.issue_started_at.CopyFrom(to_timestamp(values.issue_started_at))
+    if values.account_numbers is not None:
+        message.account_numbers.extend(values.account_numbers)
+        message.set_account_numbers = True
+    return message
 
 
 @strawberry.type()
