@@ -23,6 +23,7 @@ from gateway import graphiql_assets
 from gateway.clients import ServiceClients
 from gateway.context import PortalContext
 from gateway.live import LiveEvents
+from gateway.schema.billing.downloads import download_routes
 from gateway.schema.root import schema
 from portalkit.auth import TokenVerifier
 from portalkit.events import EventBus
@@ -150,6 +151,7 @@ def create_app(clients: ServiceClients, verifier: TokenVerifier, bus: EventBus |
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             *graphiql_assets.graphiql_routes(),
+            *download_routes(clients),
         ],
         lifespan=lifespan,
     )
