@@ -135,11 +135,12 @@ def demo_usages(
         day = today - timedelta(days=pick.randrange(days))
         description = f"{name} - {pick.choice(['us-east', 'eu-west', 'ap-south'])} #{n:05d}"
         invoiced = bool(invoice_id) and (today - day).days > 30
+        external_id = f"demo-{seed}-{n}"
         rows.append(
             {
-                "_id": new_id("usg"),
+                "_id": rules.usage_id(account_id, external_id),
                 "account_id": account_id,
-                "external_id": f"demo-{account_id}-{seed}-{n}",
+                "external_id": external_id,
                 "description": description,
                 "description_lower": description.lower(),
                 "date": day.isoformat(),

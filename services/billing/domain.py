@@ -483,10 +483,12 @@ class Billing:
         quantity = rules.decimal_of(row.get("quantity") or "", "quantity")
         description = rules.clean_text(row.get("description"), "description", required=True)
         unit = rules.clean_text(row.get("unit"), "unit", required=True, limit=40)
+        account_id = rules.clean_text(row.get("account_id"), "accountId", required=True)
+        external_id = rules.clean_text(row.get("external_id"), "externalId", required=True)
         return {
-            "_id": new_id("usg"),
-            "account_id": rules.clean_text(row.get("account_id"), "accountId", required=True),
-            "external_id": rules.clean_text(row.get("external_id"), "externalId", required=True),
+            "_id": rules.usage_id(account_id, external_id),
+            "account_id": account_id,
+            "external_id": external_id,
             "description": description,
             "description_lower": description.lower(),
             "date": rules.parse_date(row.get("date") or "", "date").isoformat(),

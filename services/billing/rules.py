@@ -186,6 +186,11 @@ def clean_text(value: str | None, what: str, *, required: bool = False, limit: i
     return text
 
 
+def usage_id(account_id: str, external_id: str) -> str:
+    """A usage record's id follows from (account, externalId): recording it again is the same record."""
+    return "usg_" + hashlib.sha256(f"{account_id}\x00{external_id}".encode()).hexdigest()[:24]
+
+
 def payment_fingerprint(account_id: str, method_id: str, invoice_ids: list[str]) -> str:
     """What an idempotency key is bound to: the same key with other input is a CONFLICT."""
     body = json.dumps([account_id, method_id, sorted(invoice_ids)])

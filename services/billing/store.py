@@ -13,7 +13,7 @@ Documents (money in integer minor units, customer-facing dates as Eastern YYYY-M
 - payment_methods: {_id: pm_…, account_id, type, token, brand, last4, exp_month, exp_year, bank_name,
              is_default, created_at, deleted_at, _outbox[]}: the processor's token, never card data
 - autopay: {_id: account id, enabled, payment_method_id, notify_email, updated_at, _outbox[]}
-- usages: {_id: usg_…, account_id, external_id, description, description_lower, date, quantity,
+- usages: {_id: usg_<hash of account and externalId> (so the same record twice is one _id), account_id, external_id, description, description_lower, date, quantity,
              unit, unit_key, invoice_id, invoiced, created_at}
 - usage_exports: {_id: uxp_…, account_id, user_id, email, format, columns, filter, status (PENDING,
              BUILDING, READY, FAILED), claimed_until, row_count, expires_at, created_at, _outbox[]}
@@ -72,7 +72,6 @@ class BillingStore:
         await self.payments.ensure_index([("account_id", 1), ("idempotency_key", 1)], unique=True)
         await self.methods.ensure_index([("account_id", 1), ("created_at", 1)])
         await self.usages.ensure_index([("account_id", 1), ("date", -1), ("_id", -1)])
-        await self.usages.ensure_index([("account_id", 1), ("external_id", 1)], unique=True)
         await self.exports.ensure_index([("status", 1), ("created_at", 1)])
 
     async def next_number(self, kind: str) -> int:
