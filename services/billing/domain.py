@@ -285,7 +285,7 @@ class Billing:
                     SYSTEM,
                     invoice["account_id"],
                     method,
-                    [invoice["_id"]],
+                    [invoice],
                     f"autopay:{invoice['_id']}",
                     notify,
                     autopay=True,
@@ -326,7 +326,7 @@ class Billing:
             if previous is not None:
                 return self._replay(previous, caller.account_id, method_id, invoice_ids)
         method, invoices = await self._payable(caller, method_id, invoice_ids)
-        return await self._pay(caller, method["account_id"], method, [i["_id"] for i in invoices], key, notify)
+        return await self._pay(caller, method["account_id"], method, invoices, key, notify)
 
     def _replay(self, payment: Doc, account_id: str, method_id: str, invoice_ids: list[str]) -> Doc:
         if payment["fingerprint"] != rules.payment_fingerprint(account_id, method_id, invoice_ids):
@@ -338,7 +338,7 @@ class Billing:
         caller: Caller,
         account_id: str,
         method: Doc,
-        invoice_ids: list[str],
+        invoices: list[Doc],
         key: str,
         notify: Person | None,
         *,
@@ -346,25 +346,33 @@ class Billing:
         payment_id: str = "",
     ) -> Doc:
         now = self.clock.now()
+        invoice_ids = [i["_id"] for i in invoices]
+        allocations = [{"invoice_id": i["_id"], "amount_minor": rules.balance_minor(i)} for i in invoices]
         payment = {
             "_id": payment_id or new_id("pay"),
             "account_id": account_id,
-            "number": "",
+            "number": f"PAY-{await self.store.next_number('payment'):06d}",
             "user_id": caller.user_id,
             "idempotency_key": key,
             "fingerprint": rules.payment_fingerprint(account_id, method["_id"], invoice_ids),
             "payment_method_id": method["_id"],
             "method_description": rules.method_description(method),
-            "amount_minor": 0,
-            "currency": "USD",
-            "allocations": [],
+            "amount_minor": sum(a["amount_minor"] for a in allocations),
+            "currency": invoices[0]["currency"],
+            "allocations": allocations,
             "invoice_ids": invoice_ids,
             "status": "PENDING",
             "failure_reason": "",
             "autopay": autopay,
             "created_at": now,
         }
-        # claim every invoice for this payment; a concurrent payment of any of them loses
+        # the key first: a second request with it (a retry, even a concurrent one) is this payment
+        if not await self.store.insert_payment(payment):
+            previous = await self.store.find_payment_by_key(account_id, key)
+            if previous is None:  # the first one was refused meanwhile and discarded: try again
+                raise Conflict("a payment with this key was just refused; try again", reason="PAYMENT_IN_PROGRESS")
+            return self._replay(previous, account_id, method["_id"], invoice_ids)
+        # then every invoice, each by one conditional write: a concurrent payment of any of them loses
         claimed: list[str] = []
         try:
             for invoice_id in invoice_ids:
@@ -374,27 +382,16 @@ class Billing:
                         reason="PAYMENT_IN_PROGRESS",
                     )
                 claimed.append(invoice_id)
-            invoices = await self.store.get_invoices(invoice_ids)  # as claimed: balances are now fixed
-            rules.require_payable(invoices, invoice_ids)
-            allocations = [{"invoice_id": i["_id"], "amount_minor": rules.balance_minor(i)} for i in invoices]
-            payment.update(
-                number=f"PAY-{await self.store.next_number('payment'):06d}",
-                amount_minor=sum(a["amount_minor"] for a in allocations),
-                currency=invoices[0]["currency"],
-                allocations=allocations,
-            )
-            if not await self.store.insert_payment(payment):
-                previous = await self.store.find_payment_by_key(account_id, key)
-                assert previous is not None
-                raise _Replayed(previous)
-        except _Replayed as replayed:
-            for invoice_id in claimed:
-                await self.store.release_invoice_claim(invoice_id, payment["_id"])
-            return self._replay(replayed.payment, account_id, method["_id"], invoice_ids)
+            held = {i["_id"]: i for i in await self.store.get_invoices(invoice_ids)}
+            rules.require_payable(list(held.values()), invoice_ids)
+            if any(rules.balance_minor(held[a["invoice_id"]]) != a["amount_minor"] for a in allocations):
+                raise Conflict("an invoice changed meanwhile; review the payment again", reason="INVOICE_CHANGED")
         except Exception:
             for invoice_id in claimed:
                 await self.store.release_invoice_claim(invoice_id, payment["_id"])
+            await self.store.discard_pending_payment(payment["_id"])
             raise
+        invoices = [held[i] for i in invoice_ids]
         amount = rules.from_minor(payment["amount_minor"])
         try:
             charge = await self.processor.charge(method["token"], Decimal(amount), payment["currency"], payment["_id"])
@@ -597,8 +594,3 @@ class Billing:
         if export is None or stored is None or export.get("status") != "READY" or not rules.can_read(caller, export):
             raise NotFound("usage export not found")
         return str(stored["filename"]), str(stored["content_type"]), bytes(stored["data"])
-
-
-class _Replayed(Exception):
-    def __init__(self, payment: Doc) -> None:
-        self.payment = payment

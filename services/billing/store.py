@@ -201,6 +201,10 @@ class BillingStore:
             return False
         return True
 
+    async def discard_pending_payment(self, payment_id: str) -> None:
+        """A payment refused before anything was charged leaves no record (its outbox is empty)."""
+        await self.payments.delete_one({"_id": payment_id, "status": "PENDING", "_outbox.0": {"$exists": False}})
+
     async def finish_payment(self, payment_id: str, changes: Document, outgoing: Outgoing) -> Document | None:
         """PENDING -> SUCCEEDED/FAILED once, with its events and receipt in the same write."""
         return await self.payments.change({"_id": payment_id, "status": "PENDING"}, {"$set": changes}, outgoing)

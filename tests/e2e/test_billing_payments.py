@@ -269,3 +269,19 @@ async def test_every_portal_user_pays_staff_read_only_other_accounts_refused(gql
     still = (await gql.ok(INVOICE, {"id": invoice["id"]}, await tokens("user@acme.test")))["invoice"]
     assert still["status"] == "OPEN"
     assert date.fromisoformat(still["dueDate"]) > eastern_today()
+
+
+async def test_no_receipt_for_a_user_who_turned_billing_mail_off(gql, tokens, demo, stack, mailbox):
+    admin = await tokens("admin@acme.test")
+    prefs = "mutation($on: Boolean!) { updateEmailPreferences(input: {billing: $on}) { billing } }"
+    assert (await gql.ok(prefs, {"on": False}, admin))["updateEmailPreferences"]["billing"] is False
+    try:
+        method = await add_card(gql, admin)
+        invoice = (await two_invoices(gql, tokens, demo))[0]
+        variables = {"i": {"paymentMethodId": method["id"], "invoiceIds": [invoice["id"]]}, "k": str(uuid.uuid4())}
+        payment = (await gql.ok(PAY, variables, admin))["makePayment"]
+        assert payment["status"] == "SUCCEEDED"
+        await outbox_drained(stack.services["billing"].store)
+        assert not [m for m in mailbox.to("admin@acme.test") if payment["number"] in str(m["Subject"])]
+    finally:
+        await gql.ok(prefs, {"on": True}, admin)

@@ -124,3 +124,29 @@ def test_the_clock_decides_the_eastern_day():
     clock = ManualClock()
     clock.advance(datetime(2027, 3, 15, 3, 59, tzinfo=UTC) - clock.now())
     assert rules.eastern_today(clock.now()).isoformat() == "2027-03-14"
+
+
+async def test_the_same_key_sent_twice_at_once_is_one_payment_and_one_charge():
+    billing = await billing_on(f"unit_billing_{uuid.uuid4().hex}")
+    method = await billing.add_payment_method(USER, "", {"card": CARD})
+    bill = await invoice(billing)
+    results = await asyncio.gather(
+        *(billing.make_payment(USER, method["_id"], [bill["_id"]], "same-key", None) for _ in range(4))
+    )
+    assert len({r["_id"] for r in results}) == 1
+    stored = await billing.store.payments.find_many({})
+    assert len(stored) == 1 and stored[0]["status"] == "SUCCEEDED"
+    assert (await billing.store.get_invoices([bill["_id"]]))[0]["paid_minor"] == 10000
+
+
+async def test_a_refused_payment_leaves_no_record_and_its_key_can_be_used_again():
+    billing = await billing_on(f"unit_billing_{uuid.uuid4().hex}")
+    method = await billing.add_payment_method(USER, "", {"card": CARD})
+    bill = await invoice(billing)
+    now = billing.clock.now()
+    assert await billing.store.claim_invoice_for_payment(bill["_id"], "pay_other", now, now + timedelta(minutes=2))
+    with pytest.raises(Conflict):
+        await billing.make_payment(USER, method["_id"], [bill["_id"]], "k", None)
+    assert await billing.store.payments.find_many({}) == []
+    await billing.store.release_invoice_claim(bill["_id"], "pay_other")
+    assert (await billing.make_payment(USER, method["_id"], [bill["_id"]], "k", None))["status"] == "SUCCEEDED"
