@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 from portalkit.auth import Caller
-from portalkit.batch import batch_get
+from portalkit.batch import MAX_BATCH, batch_get
 from portalkit.clock import Clock, as_utc
 from portalkit.errors import Conflict, FailedPrecondition, InvalidInput, NotFound
 from portalkit.ids import new_id
@@ -150,6 +150,14 @@ class Billing:
             "autopay": autopay,
             "payment_method_types": list(self.processor.method_types),
         }
+
+    async def summaries(self, caller: Caller, account_ids: list[str]) -> list[Doc]:
+        """Account.billing for a list of accounts: the readable ones, in request order."""
+        wanted = list(dict.fromkeys(account_ids))
+        if len(wanted) > MAX_BATCH:
+            raise InvalidInput(f"at most {MAX_BATCH} accounts per call", reason="BATCH_TOO_LARGE")
+        found = {a: await self.summary(caller, a) for a in wanted if a and rules.can_read(caller, {"account_id": a})}
+        return [found[a] for a in account_ids if a in found]
 
     async def autopay_of(self, account_id: str) -> Doc:
         settings = await self.store.get_autopay(account_id) or {}

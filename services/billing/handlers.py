@@ -133,6 +133,21 @@ class Messages:
             message.expires_at.CopyFrom(to_timestamp(doc["expires_at"]))
         return message
 
+    def summary(self, summary: dict[str, Any]) -> pb.BillingSummary:
+        message = pb.BillingSummary(
+            account_id=summary["account_id"],
+            account_balance=money(summary["balance_minor"], summary["currency"]),
+            open_invoice_count=summary["open_invoice_count"],
+            can_make_payment=summary["can_make_payment"],
+            autopay=self.autopay(summary["autopay"]),
+            payment_method_types=[pb.PaymentMethodType.Value(t) for t in summary["payment_method_types"]],
+        )
+        if summary["last_payment"] is not None:
+            message.last_payment.CopyFrom(self.payment(summary["last_payment"]))
+        if summary["last_invoice"] is not None:
+            message.last_invoice.CopyFrom(self.invoice(summary["last_invoice"]))
+        return message
+
     def autopay(self, doc: dict[str, Any]) -> pb.AutopaySettings:
         message = pb.AutopaySettings(account_id=doc["account_id"], enabled=doc["enabled"])
         if doc.get("payment_method") is not None:
@@ -171,20 +186,14 @@ class BillingHandlers(pb_grpc.BillingServiceServicer):
     # --- reads -------------------------------------------------------------------------------
     async def GetBillingSummary(self, request: pb.AccountRequest, context: Context) -> pb.BillingSummary:
         m = self._m()
-        summary = await self.billing.summary(m.caller, request.account_id)
-        message = pb.BillingSummary(
-            account_id=summary["account_id"],
-            account_balance=money(summary["balance_minor"], summary["currency"]),
-            open_invoice_count=summary["open_invoice_count"],
-            can_make_payment=summary["can_make_payment"],
-            autopay=m.autopay(summary["autopay"]),
-            payment_method_types=[pb.PaymentMethodType.Value(t) for t in summary["payment_method_types"]],
-        )
-        if summary["last_payment"] is not None:
-            message.last_payment.CopyFrom(m.payment(summary["last_payment"]))
-        if summary["last_invoice"] is not None:
-            message.last_invoice.CopyFrom(m.invoice(summary["last_invoice"]))
-        return message
+        return m.summary(await self.billing.summary(m.caller, request.account_id))
+
+    async def BatchGetBillingSummaries(
+        self, request: pb.BatchGetRequest, context: Context
+    ) -> pb.BatchGetBillingSummariesResponse:
+        m = self._m()
+        summaries = await self.billing.summaries(m.caller, list(request.ids))
+        return pb.BatchGetBillingSummariesResponse(summaries=[m.summary(s) for s in summaries])
 
     async def BatchGetInvoices(
         self, request: pb.BatchGetInvoicesRequest, context: Context

@@ -7,8 +7,9 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
 from zoneinfo import ZoneInfo
+
+from opentelemetry.trace import SpanKind
 
 from tests.support.events import tap
 from tests.support.graphql import code_of
@@ -273,5 +274,18 @@ async def test_support_admin_issues_invoices_and_records_usage_once_by_external_
     assert code_of(await gql.error(RECORD, {"rows": rows}, await tokens("admin@acme.test"))) == "FORBIDDEN"
 
 
-def _money(value: Any) -> Decimal:
-    return Decimal(value["amount"])
+async def test_a_list_of_accounts_with_their_billing_costs_one_billing_call(gql, tokens, spans):
+    root = await tokens("root@support.test")
+    spans.clear()
+    query = "{ accounts(first: 20) { edges { node { number billing { openInvoiceCount canMakePayment } } } } }"
+    data = {e["node"]["number"]: e["node"]["billing"] for e in (await gql.ok(query, token=root))["accounts"]["edges"]}
+    assert data["GLOBEX-001"] == {"openInvoiceCount": 1, "canMakePayment": False}
+    assert data["ACME-001"]["openInvoiceCount"] >= 2
+    listing = [s for s in spans.get_finished_spans() if s.kind == SpanKind.CLIENT and s.name.endswith("/ListAccounts")]
+    trace_id = listing[-1].context.trace_id
+    billing_calls = [
+        s.name.rsplit("/", 1)[-1]
+        for s in spans.get_finished_spans()
+        if s.kind == SpanKind.CLIENT and s.context.trace_id == trace_id and "billing" in s.name.lower()
+    ]
+    assert billing_calls == ["BatchGetBillingSummaries"]

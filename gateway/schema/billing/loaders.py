@@ -34,7 +34,22 @@ async def _get_payment_methods(ctx: PortalContext, ids: list[str]) -> Sequence[p
     return (await ctx.call("billing", stub.BatchGetPaymentMethods, pb.BatchGetRequest(ids=ids))).payment_methods
 
 
+async def _get_summaries(ctx: PortalContext, ids: list[str]) -> Sequence[_Summary]:
+    stub = ctx.clients.stubs["billing"]
+    reply = await ctx.call("billing", stub.BatchGetBillingSummaries, pb.BatchGetRequest(ids=ids))
+    return [_Summary(s) for s in reply.summaries]
+
+
+class _Summary:
+    """A summary keyed by its account id (by_id matches on `.id`)."""
+
+    def __init__(self, message: pb.BillingSummary) -> None:
+        self.id = message.account_id
+        self.message = message
+
+
 invoices = by_id(_get_invoices)
+summaries = by_id(_get_summaries)
 credits = by_id(_get_credits)
 payments = by_id(_get_payments)
 usages = by_id(_get_usages)
