@@ -18,6 +18,7 @@ and mails the requester a link for them alone, valid for a limited time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from typing import Any
 from portalkit.auth import Caller
 from portalkit.batch import MAX_BATCH, batch_get
 from portalkit.clock import Clock, as_utc
-from portalkit.errors import Conflict, FailedPrecondition, InvalidInput, NotFound
+from portalkit.errors import Conflict, FailedPrecondition, InvalidInput, NotFound, Unavailable
 from portalkit.ids import new_id
 from portalkit.pagination import Page
 from services.billing import documents, events, rules
@@ -300,8 +301,11 @@ class Billing:
                     payment_id=payment_id,
                 )
                 made += 1
-            except (Conflict, FailedPrecondition) as exc:
-                log.warning("autopay skipped an invoice", extra={"invoice": invoice["_id"], "why": exc.message})
+            except (Conflict, FailedPrecondition, Unavailable) as exc:
+                log.warning(
+                    "autopay skipped an invoice or left it pending",
+                    extra={"invoice": invoice["_id"], "why": exc.message},
+                )
         return made
 
     # --- paying --------------------------------------------------------------------------------
@@ -372,6 +376,7 @@ class Billing:
             "status": "PENDING",
             "failure_reason": "",
             "autopay": autopay,
+            "notify_email": notify.email if notify and notify.wants_billing else "",
             "created_at": now,
         }
         # the key first: a second request with it (a retry, even a concurrent one) is this payment
@@ -399,15 +404,21 @@ class Billing:
                 await self.store.release_invoice_claim(invoice_id, payment["_id"])
             await self.store.discard_pending_payment(payment["_id"])
             raise
-        invoices = [held[i] for i in invoice_ids]
+        return await self._charge(payment, method, [held[i] for i in invoice_ids])
+
+    async def _charge(self, payment: Doc, method: Doc, invoices: list[Doc]) -> Doc:
+        """Charge a PENDING payment whose invoices it holds, then record the outcome once. If the
+        processor cannot be reached the payment stays PENDING, its invoices held, and
+        `settle_pending_payments` asks again later with the same processor idempotency key (the
+        payment id), so a charge that did go through is never made twice."""
         amount = rules.from_minor(payment["amount_minor"])
         try:
             charge = await self.processor.charge(method["token"], Decimal(amount), payment["currency"], payment["_id"])
-        except Exception:
-            for invoice_id in claimed:
-                await self.store.release_invoice_claim(invoice_id, payment["_id"])
-            raise
-        mail_to = notify.email if notify and notify.wants_billing else ""
+        except Exception as exc:
+            log.warning("payment processor unreachable; payment stays pending", extra={"payment": payment["_id"]})
+            raise Unavailable("the payment processor is not answering; your payment is pending") from exc
+        mail_to = payment.get("notify_email") or ""
+        autopay = bool(payment.get("autopay"))
         by_id = {i["_id"]: i for i in invoices}
         if charge.succeeded:
             done = {**payment, "status": "SUCCEEDED", "processor_reference": charge.reference}
@@ -431,9 +442,23 @@ class Billing:
             saved = await self.store.finish_payment(
                 payment["_id"], {"status": "FAILED", "failure_reason": charge.failure_reason}, outgoing
             )
-            for invoice_id in claimed:
+            for invoice_id in payment["invoice_ids"]:
                 await self.store.release_invoice_claim(invoice_id, payment["_id"])
         return saved or done
+
+    async def settle_pending_payments(self, older_than: timedelta = timedelta(seconds=30)) -> int:
+        """The schedule's second job: payments left PENDING (the processor did not answer, or an
+        instance stopped mid-payment) are charged again under the same processor key and finished."""
+        settled = 0
+        for payment in await self.store.pending_payments(self.clock.now() - older_than):
+            method = await self.store.get_method_any(payment["payment_method_id"])
+            invoices = await self.store.get_invoices(payment["invoice_ids"])
+            if method is None or len(invoices) != len(payment["invoice_ids"]):
+                continue
+            with contextlib.suppress(Unavailable):
+                await self._charge(payment, method, invoices)
+                settled += 1
+        return settled
 
     # --- back office ---------------------------------------------------------------------------
     async def issue_invoice(self, caller: Caller, values: Doc) -> Doc:

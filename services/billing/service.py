@@ -84,6 +84,7 @@ class BillingService(Service):
         domain: Billing = self.domain
         while True:
             try:
+                await domain.settle_pending_payments()
                 await domain.run_autopay()
             except Exception:
                 log.exception("autopay run failed; next run retries")

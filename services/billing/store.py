@@ -9,7 +9,8 @@ Documents (money in integer minor units, customer-facing dates as Eastern YYYY-M
 - credits: {_id: crd_…, account_id, number, date, currency, amount_minor, balance_minor, reference}
 - payments: {_id: pay_…, account_id, number, user_id, idempotency_key, fingerprint, payment_method_id,
              method_description, amount_minor, currency, allocations[{invoice_id, amount_minor}],
-             invoice_ids, status, failure_reason, processor_reference, autopay, created_at, _outbox[]}
+             invoice_ids, status, failure_reason, processor_reference, autopay, notify_email (receipt
+             address, if the payer wants billing mail), created_at, _outbox[]}
 - payment_methods: {_id: pm_…, account_id, type, token, brand, last4, exp_month, exp_year, bank_name,
              is_default, created_at, deleted_at, _outbox[]}: the processor's token, never card data
 - autopay: {_id: account id, enabled, payment_method_id, notify_email, updated_at, _outbox[]}
@@ -70,6 +71,7 @@ class BillingStore:
         await self.credits.ensure_index([("account_id", 1), ("date", -1), ("_id", -1)])
         await self.payments.ensure_index([("account_id", 1), ("created_at", -1), ("_id", -1)])
         await self.payments.ensure_index([("account_id", 1), ("idempotency_key", 1)], unique=True)
+        await self.payments.ensure_index([("status", 1), ("created_at", 1)])
         await self.methods.ensure_index([("account_id", 1), ("created_at", 1)])
         await self.usages.ensure_index([("account_id", 1), ("date", -1), ("_id", -1)])
         await self.exports.ensure_index([("status", 1), ("created_at", 1)])
@@ -201,6 +203,11 @@ class BillingStore:
             return False
         return True
 
+    async def pending_payments(self, created_before: datetime) -> list[Document]:
+        return await self.payments.find_many(
+            {"status": "PENDING", "created_at": {"$lt": created_before}}, sort=[("created_at", 1)], limit=100
+        )
+
     async def discard_pending_payment(self, payment_id: str) -> None:
         """A payment refused before anything was charged leaves no record (its outbox is empty)."""
         await self.payments.delete_one({"_id": payment_id, "status": "PENDING", "_outbox.0": {"$exists": False}})
@@ -215,6 +222,10 @@ class BillingStore:
 
     async def get_method(self, method_id: str) -> Document | None:
         return await self.methods.find_one({"_id": method_id, **LIVE})
+
+    async def get_method_any(self, method_id: str) -> Document | None:
+        """Deleted or not: a pending payment is finished with the method it was started with."""
+        return await self.methods.find_one({"_id": method_id})
 
     async def list_methods(self, account_id: str) -> list[Document]:
         return await self.methods.find_many({"account_id": account_id, **LIVE}, sort=[("created_at", 1), ("_id", 1)])

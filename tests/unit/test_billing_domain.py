@@ -13,11 +13,12 @@ import pytest
 
 from portalkit.auth import Caller
 from portalkit.clock import ManualClock
-from portalkit.errors import Conflict, FailedPrecondition
+from portalkit.errors import Conflict, FailedPrecondition, Unavailable
 from portalkit.mongo import connect
 from services.billing import rules
 from services.billing.demo import demo_usages
 from services.billing.domain import SYSTEM, Billing, Person
+from services.billing.processor import SandboxProcessor
 from services.billing.store import BillingStore
 
 ACME = "acc_1"
@@ -150,3 +151,45 @@ async def test_a_refused_payment_leaves_no_record_and_its_key_can_be_used_again(
     assert await billing.store.payments.find_many({}) == []
     await billing.store.release_invoice_claim(bill["_id"], "pay_other")
     assert (await billing.make_payment(USER, method["_id"], [bill["_id"]], "k", None))["status"] == "SUCCEEDED"
+
+
+class FlakyProcessor(SandboxProcessor):
+    """Does not answer the first charge of each key... though it did make it (the worst case)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.charged: list[str] = []
+        self.unanswered: set[str] = set()
+
+    async def charge(self, token, amount, currency, idempotency_key):
+        result = await super().charge(token, amount, currency, idempotency_key)
+        if idempotency_key not in self.unanswered:
+            self.charged.append(idempotency_key)
+            self.unanswered.add(idempotency_key)
+            raise ConnectionError("processor timed out")
+        return result
+
+
+async def test_a_payment_the_processor_did_not_answer_stays_pending_and_is_settled_once_later():
+    clock = ManualClock()
+    store = BillingStore(connect("memory://", f"unit_billing_{uuid.uuid4().hex}"))
+    await store.ensure_indexes()
+    processor = FlakyProcessor()
+    billing = Billing(store, clock, processor)
+    method = await billing.add_payment_method(USER, "", {"card": CARD})
+    bill = await invoice(billing)
+    with pytest.raises(Unavailable):
+        await billing.make_payment(USER, method["_id"], [bill["_id"]], "k1", Person("u@acme.test"))
+    pending = await billing.make_payment(USER, method["_id"], [bill["_id"]], "k1", None)  # the client retries
+    assert pending["status"] == "PENDING"
+    with pytest.raises(Conflict):  # the invoice is held by the pending payment: no second charge
+        await billing.make_payment(USER, method["_id"], [bill["_id"]], "k2", None)
+    assert await billing.settle_pending_payments() == 0  # too fresh yet
+    clock.advance(timedelta(minutes=1))
+    assert await billing.settle_pending_payments() == 1
+    assert await billing.settle_pending_payments() == 0
+    done = (await store.get_payments([pending["_id"]]))[0]
+    assert done["status"] == "SUCCEEDED" and processor.charged == [pending["_id"]]
+    paid = (await store.get_invoices([bill["_id"]]))[0]
+    assert paid["status"] == "PAID" and paid["payments"] == [pending["_id"]]
+    assert "u@acme.test" in done["_outbox"][-1]["mail"]["raw"]  # the receipt goes out once it is settled
