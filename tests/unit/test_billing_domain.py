@@ -193,3 +193,16 @@ async def test_a_payment_the_processor_did_not_answer_stays_pending_and_is_settl
     paid = (await store.get_invoices([bill["_id"]]))[0]
     assert paid["status"] == "PAID" and paid["payments"] == [pending["_id"]]
     assert "u@acme.test" in done["_outbox"][-1]["mail"]["raw"]  # the receipt goes out once it is settled
+
+
+def test_the_kinds_of_payment_method_come_from_the_processor_settings(monkeypatch, tmp_path):
+    from portalkit.events import InProcessBus
+    from portalkit.mail import FolderMailer
+    from portalkit.service import Infrastructure
+    from services.billing.service import BillingSettings, build
+
+    monkeypatch.setenv("PORTAL_PAYMENT_METHOD_TYPES", "card")
+    infra = Infrastructure(connect("memory://", "unit_billing_types"), InProcessBus(), FolderMailer(str(tmp_path)))
+    assert build(BillingSettings(), infra).domain.processor.method_types == ["CARD"]
+    monkeypatch.delenv("PORTAL_PAYMENT_METHOD_TYPES")
+    assert build(BillingSettings(), infra).domain.processor.method_types == ["CARD", "BANK_ACCOUNT"]
