@@ -25,9 +25,12 @@ from opentelemetry.trace import SpanKind
 from devstack.embedded import start_stack
 from portalkit.auth import Caller
 from portalkit.telemetry import add_span_processor, setup_logging, setup_telemetry
+from protos.billing.v1 import billing_pb2, billing_pb2_grpc
 from protos.cases.v1 import cases_pb2, cases_pb2_grpc
 from protos.contacts.v1 import contacts_pb2, contacts_pb2_grpc
 from protos.identity.v1 import identity_pb2, identity_pb2_grpc
+from services.billing.demo import demo_usages
+from services.billing.demo import load_demo as load_demo_billing
 from services.cases.demo import DemoDirectory
 from services.cases.demo import load_demo as load_demo_cases
 from services.cases.domain import Cases
@@ -40,6 +43,13 @@ CONTACTS_PAGE = (
 )
 CREATE_CONTACT = "mutation($i: CreateContactInput!) { createContact(input: $i) { id } }"
 LOGIN = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken user { id } } }"
+USAGE_RECORDS = 100_000
+USAGES_VIA_GATEWAY = f"100 usages by date, {USAGE_RECORDS // 1000}k, via gateway"
+USAGES_PAGE = """query($f: UsageFilter) { usages(filter: $f, first: 100) { totalCount
+  edges { cursor node { id description date quantity unit invoiced } } } }"""
+EXPORT = "mutation { exportUsages(format: XLSX) { id } }"
+EXPORT_STATE = "query($id: ID!) { usageExport(id: $id) { status rowCount } }"
+PAY = """mutation($i: PaymentInput!, $k: String!) { makePayment(input: $i, idempotencyKey: $k) { status } }"""
 
 
 async def measure(call: Callable[[], Awaitable[object]], runs: int, warmup: int = 20) -> list[float]:
@@ -190,6 +200,7 @@ async def main(runs: int) -> None:
                 ]
                 await measure(contact_to_invitation_mail, max(20, runs // 10), warmup=3)
                 rows.append(("createContact -> invitation mail", invited[3:]))
+                rows += await billing_rows(stack, http, headers, metadata, accounts, runs)
             case_rows, case_notes = await bench_cases(stack, http, logins, mail, spans, runs)
             rows += case_rows
     finally:
@@ -209,6 +220,11 @@ async def main(runs: int) -> None:
     print(
         f"ratio reset known / unknown (median; ~1 means no user enumeration by timing): "
         f"{medians[rows[4][0]] / medians[rows[5][0]]:.2f}"
+    )
+    print(
+        f"ratio 100 usages by date range via gateway / ListUsages direct (median, {USAGE_RECORDS:,} records): "
+        f"{medians[USAGES_VIA_GATEWAY] / medians['ListUsages by date direct gRPC']:.2f}; 1,000-row XLSX export "
+        f"built in {medians['1,000-row XLSX export to READY'] / 1000:.2f} s (median)"
     )
     print("\n".join(case_notes))
 
@@ -317,6 +333,88 @@ async def bench_cases(
         f"100-case page through the gateway: {rps:.1f} rps with {concurrency} concurrent clients",
     ]
     return rows, notes
+
+
+async def billing_rows(
+    stack: Any, http: httpx.AsyncClient, headers: dict[str, str], metadata: Any, accounts: dict[str, str], runs: int
+) -> list[tuple[str, list[float]]]:
+    """usages page of 100 by date range over 100,000 records (gateway and direct), a 1,000-row XLSX
+    export from request to READY, makePayment."""
+    from datetime import UTC, datetime, timedelta
+
+    from portalkit.auth import Caller
+    from services.billing import rules
+    from services.billing.domain import SYSTEM as BILLING_SYSTEM
+
+    billing = stack.services["billing"].domain
+    acme = accounts["ACME-001"]
+    await load_demo_billing(billing, accounts, usage_records=0)
+    today = rules.eastern_today(billing.clock.now())
+    for start in range(0, USAGE_RECORDS, 10_000):
+        batch = demo_usages(billing, acme, today, 10_000, days=365, seed=start)
+        await billing.store.bulk_insert_usages(batch)
+    window = {"from": (today - timedelta(days=60)).isoformat(), "to": (today - timedelta(days=30)).isoformat()}
+
+    async def gateway_usages() -> object:
+        response = await http.post("/graphql", json={"query": USAGES_PAGE, "variables": {"f": window}}, headers=headers)
+        body = response.json()
+        assert "errors" not in body and len(body["data"]["usages"]["edges"]) == 100, body
+        return response
+
+    async def export_ready() -> object:
+        started = (await http.post("/graphql", json={"query": EXPORT}, headers=headers)).json()
+        export_id = started["data"]["exportUsages"]["id"]
+        while True:
+            state = (
+                await http.post(
+                    "/graphql", json={"query": EXPORT_STATE, "variables": {"id": export_id}}, headers=headers
+                )
+            ).json()["data"]["usageExport"]
+            if state["status"] == "READY":
+                assert state["rowCount"] == 1000
+                return state
+            await asyncio.sleep(0.01)
+
+    user = await billing.store.list_methods(acme)
+    caller = Caller(user_id="bench", role="USER", account_id=acme, session_id="bench")
+    card = {"number": "4242424242424242", "exp_month": 12, "exp_year": datetime.now(UTC).year + 2, "cvc": "123"}
+    method = (
+        user[0] if user else await billing.add_payment_method(caller, acme, {"card": {**card, "name_on_card": "B"}})
+    )
+    payments = max(20, runs // 10)
+    invoices = []
+    for _ in range(payments + 5):
+        values: dict[str, Any] = {
+            "account_id": acme,
+            "issue_date": today.isoformat(),
+            "due_date": (today + timedelta(days=30)).isoformat(),
+        }
+        values["lines"] = [{"description": "Bench", "quantity": "1", "unit_price": "10.00"}]
+        invoices.append(await billing.issue_invoice(BILLING_SYSTEM, values))
+
+    async def make_payment() -> object:
+        invoice = invoices.pop()
+        variables = {"i": {"paymentMethodId": method["_id"], "invoiceIds": [invoice["_id"]]}, "k": uuid.uuid4().hex}
+        body = (await http.post("/graphql", json={"query": PAY, "variables": variables}, headers=headers)).json()
+        assert body["data"]["makePayment"]["status"] == "SUCCEEDED", body
+        return body
+
+    async with grpc.aio.insecure_channel(stack.address("billing")) as channel:
+        stub = billing_pb2_grpc.BillingServiceStub(channel)
+        request = billing_pb2.ListUsagesRequest(page_size=100)
+        setattr(request.filter, "from", window["from"])
+        request.filter.to = window["to"]
+
+        async def grpc_usages() -> object:
+            return await stub.ListUsages(request, metadata=metadata, timeout=30)
+
+        few = max(10, runs // 30)
+        return [
+            (USAGES_VIA_GATEWAY, await measure(gateway_usages, few, warmup=2)),
+            ("ListUsages by date direct gRPC", await measure(grpc_usages, few, warmup=2)),
+            ("1,000-row XLSX export to READY", await measure(export_ready, 5, warmup=1)),
+            ("makePayment via gateway", await measure(make_payment, payments, warmup=5)),
+        ]
 
 
 if __name__ == "__main__":

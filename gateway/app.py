@@ -30,6 +30,7 @@ from gateway.context import PortalContext
 from gateway.documents import Documents, load_trusted
 from gateway.errors import PortalError
 from gateway.live import LiveEvents
+from gateway.schema.billing.downloads import download_routes
 from gateway.schema.cases.downloads import attachment_route
 from gateway.schema.root import POLICY, schema
 from portalkit.auth import TokenVerifier
@@ -259,6 +260,7 @@ def create_app(
             WebSocketRoute("/graphql", graphql),
             attachment_route(clients),
             *graphiql_assets.graphiql_routes(),
+            *download_routes(clients),
         ],
         lifespan=lifespan,
     )

@@ -48,6 +48,9 @@ DEFAULT_LIST_MAX = 100
 # Unpaginated lists and the most items they can hold (the services enforce the same numbers).
 LIST_MAXIMA = {
     "Account.admins": 50,
+    "Invoice.lines": 50,
+    "Payment.invoices": 100,
+    "PaymentPreview.invoices": 100,
     "Query.announcements": 100,
     "Case.attachments": 20,
     "Case.accountNumbers": 20,
@@ -73,8 +76,9 @@ class _Figures:
 
 
 class _Measure:
-    def __init__(self, schema: GraphQLSchema, document: DocumentNode) -> None:
+    def __init__(self, schema: GraphQLSchema, document: DocumentNode, variables: dict[str, Any]) -> None:
         self.schema = schema
+        self.variables = variables
         self.fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
         self._memo: dict[str, _Figures] = {}
         self._visiting: set[str] = set()
@@ -104,7 +108,7 @@ class _Measure:
                 definition = getattr(parent, "fields", {}).get(selection.name.value)
                 child_type = get_named_type(definition.type) if definition is not None else None
                 child = self.selections(selection.selection_set, child_type)
-                times = _multiplier(parent, selection, definition) if definition is not None else 1
+                times = _multiplier(parent, selection, definition, self.variables) if definition is not None else 1
                 cost += 1 + times * child.cost
                 depth = max(depth, 1 + child.depth)
                 aliases += child.aliases
@@ -129,14 +133,17 @@ class _Refused(Exception):
         self.limit = limit
 
 
-def _multiplier(parent: Any, node: FieldNode, definition: Any) -> int:
+def _multiplier(parent: Any, node: FieldNode, definition: Any, variables: dict[str, Any]) -> int:
     if "first" in definition.args:
         for argument in node.arguments or ():
             if argument.name.value == "first":
                 if isinstance(argument.value, IntValueNode):
                     return max(1, min(int(argument.value.value), MAX_PAGE_SIZE))
                 if isinstance(argument.value, VariableNode):
-                    return MAX_PAGE_SIZE
+                    value = variables.get(argument.value.name.value)
+                    if value is None:
+                        break  # not sent: the field's default applies
+                    return max(1, min(value, MAX_PAGE_SIZE)) if isinstance(value, int) else MAX_PAGE_SIZE
         default = definition.args["first"].default_value
         return default if isinstance(default, int) and default > 0 else MAX_PAGE_SIZE
     field_type = definition.type.of_type if isinstance(definition.type, GraphQLNonNull) else definition.type
@@ -180,9 +187,15 @@ def operation_of(document: DocumentNode, operation_name: str | None) -> Operatio
 
 
 def check_document(
-    schema: GraphQLSchema, document: DocumentNode, operation_name: str | None, *, over_http: bool
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    *,
+    over_http: bool,
+    variables: dict[str, Any] | None = None,
 ) -> Limit | None:
-    """The first limit `document` breaks, or None. Linear in the size of the document."""
+    """The first limit `document` breaks, or None. Linear in the size of the document. A page size
+    given as a variable counts with the value sent (the 100 cap when it is not an integer)."""
     try:
         fragments = [d for d in document.definitions if isinstance(d, FragmentDefinitionNode)]
         if len(fragments) > MAX_FRAGMENTS:
@@ -196,7 +209,12 @@ def check_document(
         root = schema.get_root_type(operation.operation)
         if not isinstance(root, GraphQLObjectType):
             return Limit(f"this schema has no {operation.operation.value} type", "GRAPHQL_VALIDATION_FAILED")
-        measure = _Measure(schema, document)
+        values = dict(variables or {})
+        for definition in operation.variable_definitions or ():
+            name = definition.variable.name.value
+            if values.get(name) is None and isinstance(definition.default_value, IntValueNode):
+                values[name] = int(definition.default_value.value)  # the operation's own default
+        measure = _Measure(schema, document, values)
         for fragment in fragments:  # every fragment is checked, spread or not (cycles, unknown spreads)
             measure.fragment(fragment.name.value)
         figures = measure.selections(operation.selection_set, root)

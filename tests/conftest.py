@@ -23,6 +23,7 @@ from devstack.embedded import Stack, start_stack
 from portalkit.clock import ManualClock
 from portalkit.events import RetryPolicy
 from portalkit.telemetry import add_span_processor, setup_telemetry
+from services.billing.demo import load_demo as load_demo_billing
 from services.cases.demo import load_demo as load_demo_cases
 from services.contacts.demo import load_demo as load_demo_contacts
 from services.identity.demo import load_demo
@@ -108,6 +109,7 @@ async def stack(broker_proxy: TcpProxy, mailbox: Mailbox, vhost: str, tmp_path_f
     accounts = {d.account: d.account_id for d in stack.extras["demo"].values() if d.account_id}
     await load_demo_contacts(stack.services["contacts"].domain, accounts)
     await load_demo_cases(stack.services["cases"].domain, list(stack.extras["demo"].values()))
+    await load_demo_billing(stack.services["billing"].domain, accounts)
     stack.extras["settings"] = settings
     yield stack
     await stack.stop()

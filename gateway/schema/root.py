@@ -115,9 +115,9 @@ class ParsedDocuments(ParserCache):
 
 
 class CheckedValidation(SchemaExtension):
-    """The document's limits first (gateway.limits: linear, no fragment expansion), then
-    graphql-core's validation only for documents within them. Both results are remembered by
-    query text in a bounded LRU, so a front end's repeated queries are checked and validated once."""
+    """The document's limits first (gateway.limits: linear, no fragment expansion, page sizes as
+    the variables give them), then graphql-core's validation only for documents within them,
+    remembered by query text in a bounded LRU so a front end's repeated queries validate once."""
 
     async def on_validate(self):  # type: ignore[no-untyped-def]
         context = self.execution_context
@@ -125,29 +125,32 @@ class CheckedValidation(SchemaExtension):
         over_http = request is None or request.scope.get("type") == "http"
         # the name the client sent (strawberry's `operation_name` falls back to the first operation's)
         operation_name = getattr(context, "_provided_operation_name", None)
-        key = (context.query or "", operation_name, over_http, POLICY.introspection)
-        errors = _checked.get(key)
-        if errors is None:
-            errors = await self._check(context, operation_name, over_http)
-            _checked.put(key, errors)
-        context.pre_execution_errors = list(errors)
+        document = context.graphql_document
+        assert document is not None
+        limit = check_document(
+            schema._schema, document, operation_name, over_http=over_http, variables=context.variables or {}
+        )
+        if limit is not None:
+            context.pre_execution_errors = [PortalError(limit.message, "BAD_USER_INPUT", limit.reason)]
+        else:
+            key = (context.query or "", POLICY.introspection)
+            errors = _validated.get(key)
+            if errors is None:
+                errors = await self._validate(context)
+                _validated.put(key, errors)
+            context.pre_execution_errors = list(errors)
         yield
 
     @staticmethod
-    async def _check(context: Any, operation_name: str | None, over_http: bool) -> list[GraphQLError]:
-        document = context.graphql_document
-        assert document is not None
-        limit = check_document(schema._schema, document, operation_name, over_http=over_http)
-        if limit is not None:
-            return [PortalError(limit.message, "BAD_USER_INPUT", limit.reason)]
+    async def _validate(context: Any) -> list[GraphQLError]:
         rules = tuple(context.validation_rules)
         if not POLICY.introspection:
             rules = (*rules, NoSchemaIntrospectionCustomRule)
         if len(context.query or "") > LARGE_DOCUMENT_CHARS:
             # validation grows faster than the document; a large one runs beside the event loop
-            errors = await asyncio.to_thread(validate_document, schema._schema, document, rules)
+            errors = await asyncio.to_thread(validate_document, schema._schema, context.graphql_document, rules)
         else:
-            errors = validate_document(schema._schema, document, rules)
+            errors = validate_document(schema._schema, context.graphql_document, rules)
         return errors if POLICY.introspection else [without_suggestions(e) for e in errors]
 
 
@@ -171,7 +174,7 @@ class _LRU:
             self._entries.popitem(last=False)
 
 
-_checked = _LRU(DOCUMENT_CACHE_SIZE)
+_validated = _LRU(DOCUMENT_CACHE_SIZE)
 
 
 class PortalSchema(strawberry.Schema):

@@ -167,3 +167,14 @@ async def test_introspection_and_suggestions_can_be_turned_off(gql, monkeypatch)
     assert code_of(refused) == "BAD_USER_INPUT" and "introspection" in refused["message"].lower()
     plain = (await gql("{ me { emial } }"))["errors"][0]
     assert code_of(plain) == "BAD_USER_INPUT" and "Did you mean" not in plain["message"] and "emial" in plain["message"]
+
+
+async def test_page_sizes_given_as_variables_count_with_the_value_sent(gql, tokens):
+    root = await tokens("root@support.test")
+    query = """query($n: Int) { accounts(first: $n) { edges { node {
+      users(first: 100) { edges { node { account { admins { email } } } } } } } } }"""
+    assert (await gql.ok(query, {"n": 1}, token=root))["accounts"]["edges"]
+    refused = (await gql(query, {"n": 10}, token=root))["errors"][0]
+    assert refused["extensions"]["reason"] == "QUERY_TOO_COSTLY"
+    # not sent: the field's default page size (50) applies, not the cap
+    assert (await gql(query, {}, token=root))["errors"][0]["extensions"]["reason"] == "QUERY_TOO_COSTLY"

@@ -1,29 +1,13 @@
-"""Billing in the graph: the contract's types; root fields arrive with the billing service."""
+"""Billing in the graph: invoices, credits, payments, usage and its exports, payment methods, autopay."""
 
 from __future__ import annotations
 
 import strawberry
 
-from gateway.schema.billing.enums import UsageColumn
 from gateway.schema.billing.mutations import BillingMutation as Mutation
 from gateway.schema.billing.queries import BillingQuery as Query
-from gateway.schema.billing.types import (
-    AddPaymentMethodInput,
-    BillingSummary,
-    Credit,
-    Invoice,
-    InvoiceFilter,
-    IssueInvoiceInput,
-    Payment,
-    PaymentInput,
-    PaymentMethod,
-    PaymentPreview,
-    Usage,
-    UsageExport,
-    UsageFilter,
-    UsageRecordInput,
-)
-from gateway.schema.common import Connection, NodeResolver
+from gateway.schema.billing.types import load_credit, load_invoice, load_payment, load_payment_method, load_usage
+from gateway.schema.common import NodeResolver
 
 
 @strawberry.type
@@ -33,24 +17,13 @@ class BillingSubscription:
 
 Subscription = BillingSubscription
 
-NODES: dict[str, NodeResolver] = {}  # invoices, credits, payments …, once the service can read them whole
-# No root field reaches these yet; each goes once one does.
-TYPES: list[type] = [
-    BillingSummary,
-    Connection[Invoice],
-    InvoiceFilter,
-    Connection[Credit],
-    Connection[Payment],
-    Connection[Usage],
-    UsageFilter,
-    UsageColumn,
-    UsageExport,
-    PaymentMethod,
-    PaymentInput,
-    PaymentPreview,
-    AddPaymentMethodInput,
-    IssueInvoiceInput,
-    UsageRecordInput,
-]
+NODES: dict[str, NodeResolver] = {
+    "inv_": load_invoice,
+    "crd_": load_credit,
+    "pay_": load_payment,
+    "pm_": load_payment_method,
+    "usg_": load_usage,
+}
+TYPES: list[type] = []  # every billing type is reached from a field
 
 __all__ = ["NODES", "TYPES", "Mutation", "Query", "Subscription"]

@@ -1,10 +1,119 @@
-"""Billing's root query fields: none yet (billingSummary, invoices … arrive with the billing service)."""
+"""Billing's root query fields."""
 
 from __future__ import annotations
 
 import strawberry
 
+from gateway.schema.billing import loaders
+from gateway.schema.billing.types import (
+    BillingSummary,
+    Credit,
+    Invoice,
+    InvoiceFilter,
+    Payment,
+    PaymentInput,
+    PaymentMethod,
+    PaymentPreview,
+    Usage,
+    UsageExport,
+    UsageFilter,
+    invoice_filter_pb,
+    load_invoice,
+    usage_filter_pb,
+)
+from gateway.schema.common import Connection, Ctx, connection, none_if_not_found, page_size
+from protos.billing.v1 import billing_pb2 as pb
+
+
+def _stub(info: Ctx):  # type: ignore[no-untyped-def]
+    return info.context.clients.stubs["billing"]
+
+
+async def account_billing(info: Ctx, account_id: str) -> BillingSummary | None:
+    """Account.billing: the same summary as billingSummary(accountId); one batch call per list of accounts."""
+    found = await info.context.loader(loaders.summaries).load(account_id)
+    return BillingSummary.from_pb(found.message) if found is not None else None
+
 
 @strawberry.type
 class BillingQuery:
-    pass
+    @strawberry.field(description="The dashboard header; staff name the account.")
+    async def billing_summary(self, info: Ctx, account_id: strawberry.ID | None = None) -> BillingSummary:
+        reply = await info.context.call(
+            "billing", _stub(info).GetBillingSummary, pb.AccountRequest(account_id=account_id or "")
+        )
+        return BillingSummary.from_pb(reply)
+
+    @strawberry.field
+    async def invoices(
+        self,
+        info: Ctx,
+        account_id: strawberry.ID | None = None,
+        filter: InvoiceFilter | None = None,
+        first: int | None = 50,
+        after: str | None = None,
+    ) -> Connection[Invoice]:
+        request = pb.ListInvoicesRequest(
+            account_id=account_id or "",
+            filter=invoice_filter_pb(filter),
+            page_size=page_size(first),
+            page_token=after or "",
+        )
+        reply = await info.context.call("billing", _stub(info).ListInvoices, request)
+        return connection([Invoice.from_pb(i) for i in reply.invoices], reply)
+
+    @strawberry.field
+    async def invoice(self, info: Ctx, id: strawberry.ID) -> Invoice | None:
+        return await load_invoice(info, str(id))
+
+    @strawberry.field
+    async def credits(
+        self, info: Ctx, account_id: strawberry.ID | None = None, first: int | None = 50, after: str | None = None
+    ) -> Connection[Credit]:
+        request = pb.ListRequest(account_id=account_id or "", page_size=page_size(first), page_token=after or "")
+        reply = await info.context.call("billing", _stub(info).ListCredits, request)
+        return connection([Credit.from_pb(c) for c in reply.credits], reply)
+
+    @strawberry.field
+    async def payments(
+        self, info: Ctx, account_id: strawberry.ID | None = None, first: int | None = 50, after: str | None = None
+    ) -> Connection[Payment]:
+        request = pb.ListRequest(account_id=account_id or "", page_size=page_size(first), page_token=after or "")
+        reply = await info.context.call("billing", _stub(info).ListPayments, request)
+        return connection([Payment.from_pb(p) for p in reply.payments], reply)
+
+    @strawberry.field
+    async def usages(
+        self,
+        info: Ctx,
+        account_id: strawberry.ID | None = None,
+        filter: UsageFilter | None = None,
+        first: int | None = 50,
+        after: str | None = None,
+    ) -> Connection[Usage]:
+        request = pb.ListUsagesRequest(
+            account_id=account_id or "",
+            filter=usage_filter_pb(filter),
+            page_size=page_size(first),
+            page_token=after or "",
+        )
+        reply = await info.context.call("billing", _stub(info).ListUsages, request)
+        return connection([Usage.from_pb(u) for u in reply.usages], reply)
+
+    @strawberry.field
+    async def payment_methods(self, info: Ctx, account_id: strawberry.ID | None = None) -> list[PaymentMethod]:
+        request = pb.AccountRequest(account_id=account_id or "")
+        reply = await info.context.call("billing", _stub(info).ListPaymentMethods, request)
+        return [PaymentMethod.from_pb(m) for m in reply.payment_methods]
+
+    @strawberry.field(description="The review step before makePayment: what would be paid, with what.")
+    async def payment_preview(self, info: Ctx, input: PaymentInput) -> PaymentPreview:
+        request = pb.PaymentRequest(payment_method_id=input.payment_method_id, invoice_ids=input.invoice_ids)
+        return PaymentPreview.from_pb(await info.context.call("billing", _stub(info).PreviewPayment, request))
+
+    @strawberry.field
+    async def usage_export(self, info: Ctx, id: strawberry.ID) -> UsageExport | None:
+        reply = await none_if_not_found(
+            info.context.call("billing", _stub(info).GetUsageExport, pb.IdRequest(id=str(id)))
+        )
+        return UsageExport.from_pb(reply) if reply is not None else None

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
+from gateway.schema.billing import loaders
 from gateway.schema.billing.enums import ExportFormat, ExportStatus, InvoiceStatus, PaymentMethodType, PaymentStatus
-from gateway.schema.common import Money, Node
+from gateway.schema.common import Connection, Ctx, Money, Node, connection, dt, optional_dt
+from protos.billing.v1 import billing_pb2 as pb
 
 if TYPE_CHECKING:
     from gateway.schema.cases.types import Attachment
+
+
+def money(m: pb.Money) -> Money:
+    return Money(amount=Decimal(m.amount or "0"), currency=m.currency)
+
+
+def day(text: str) -> date:
+    return date.fromisoformat(text)
 
 
 @strawberry.type()
@@ -36,6 +46,29 @@ class Invoice(Node):
     pdf_url: str = strawberry.field(description="Gateway URL of the rendered PDF.")
     attachments: list[Annotated[Attachment, strawberry.lazy("gateway.schema.cases.types")]]
 
+    @classmethod
+    def from_pb(cls, m: pb.Invoice) -> Invoice:
+        return cls(
+            id=strawberry.ID(m.id),
+            number=m.number,
+            issue_date=day(m.issue_date),
+            due_date=day(m.due_date),
+            total=money(m.total),
+            balance_due=money(m.balance_due),
+            status=InvoiceStatus.from_pb(m.status),
+            lines=[
+                InvoiceLine(
+                    description=line.description,
+                    quantity=Decimal(line.quantity),
+                    unit_price=money(line.unit_price),
+                    amount=money(line.amount),
+                )
+                for line in m.lines
+            ],
+            pdf_url=m.pdf_url,
+            attachments=[],
+        )
+
 
 @strawberry.input()
 class InvoiceFilter:
@@ -53,6 +86,17 @@ class Credit(Node):
     balance: Money
     reference: str | None
 
+    @classmethod
+    def from_pb(cls, m: pb.Credit) -> Credit:
+        return cls(
+            id=strawberry.ID(m.id),
+            number=m.number,
+            date=day(m.date),
+            amount=money(m.amount),
+            balance=money(m.balance),
+            reference=m.reference or None,
+        )
+
 
 @strawberry.type()
 class PaymentMethod(Node):
@@ -66,6 +110,20 @@ class PaymentMethod(Node):
     is_default: bool
     created_at: datetime
 
+    @classmethod
+    def from_pb(cls, m: pb.PaymentMethod) -> PaymentMethod:
+        return cls(
+            id=strawberry.ID(m.id),
+            type=PaymentMethodType.from_pb(m.type),
+            brand=m.brand or None,
+            last4=m.last4,
+            exp_month=m.exp_month if m.HasField("exp_month") else None,
+            exp_year=m.exp_year if m.HasField("exp_year") else None,
+            bank_name=m.bank_name or None,
+            is_default=m.is_default,
+            created_at=dt(m.created_at),
+        )
+
 
 @strawberry.type()
 class Payment(Node):
@@ -78,7 +136,25 @@ class Payment(Node):
     amount: Money
     status: PaymentStatus
     failure_reason: str | None
-    invoices: list[Invoice]
+    invoice_ids: strawberry.Private[list[str]]
+
+    @classmethod
+    def from_pb(cls, m: pb.Payment) -> Payment:
+        return cls(
+            id=strawberry.ID(m.id),
+            number=m.number,
+            date=dt(m.date),
+            method_description=m.method_description,
+            amount=money(m.amount),
+            status=PaymentStatus.from_pb(m.status),
+            failure_reason=m.failure_reason or None,
+            invoice_ids=list(m.invoice_ids),
+        )
+
+    @strawberry.field
+    async def invoices(self, info: Ctx) -> list[Invoice]:
+        found = await info.context.loader(loaders.invoices).load_many(self.invoice_ids)
+        return [Invoice.from_pb(i) for i in found if i is not None]
 
 
 @strawberry.type()
@@ -89,7 +165,23 @@ class Usage(Node):
     quantity: Decimal
     unit: str
     invoiced: bool
-    invoice: Invoice | None
+    invoice_id: strawberry.Private[str]
+
+    @classmethod
+    def from_pb(cls, m: pb.Usage) -> Usage:
+        return cls(
+            id=strawberry.ID(m.id),
+            description=m.description,
+            date=day(m.date),
+            quantity=Decimal(m.quantity),
+            unit=m.unit,
+            invoiced=m.invoiced,
+            invoice_id=m.invoice_id,
+        )
+
+    @strawberry.field
+    async def invoice(self, info: Ctx) -> Invoice | None:
+        return await load_invoice(info, self.invoice_id) if self.invoice_id else None
 
 
 @strawberry.input()
@@ -111,11 +203,28 @@ class UsageExport:
     expires_at: datetime | None
     created_at: datetime
 
+    @classmethod
+    def from_pb(cls, m: pb.UsageExport) -> UsageExport:
+        return cls(
+            id=strawberry.ID(m.id),
+            status=ExportStatus.from_pb(m.status),
+            format=ExportFormat.from_pb(m.format),
+            row_count=m.row_count if m.HasField("row_count") else None,
+            download_url=m.download_url or None,
+            expires_at=optional_dt(m, "expires_at"),
+            created_at=dt(m.created_at),
+        )
+
 
 @strawberry.type()
 class AutopaySettings:
     enabled: bool
     payment_method: PaymentMethod | None
+
+    @classmethod
+    def from_pb(cls, m: pb.AutopaySettings) -> AutopaySettings:
+        method = PaymentMethod.from_pb(m.payment_method) if m.HasField("payment_method") else None
+        return cls(enabled=m.enabled, payment_method=method)
 
 
 @strawberry.type()
@@ -124,8 +233,25 @@ class BillingSummary:
     last_payment: Payment | None
     last_invoice: Invoice | None
     open_invoice_count: int
-    can_make_payment: bool
+    can_make_payment: bool = strawberry.field(
+        description="For the caller: an open balance and a role that may pay (every portal user of the account)."
+    )
     autopay: AutopaySettings
+    payment_method_types: list[PaymentMethodType] = strawberry.field(
+        description="The kinds of payment method this account may add, as the payment processor is set up."
+    )
+
+    @classmethod
+    def from_pb(cls, m: pb.BillingSummary) -> BillingSummary:
+        return cls(
+            account_balance=money(m.account_balance),
+            last_payment=Payment.from_pb(m.last_payment) if m.HasField("last_payment") else None,
+            last_invoice=Invoice.from_pb(m.last_invoice) if m.HasField("last_invoice") else None,
+            open_invoice_count=m.open_invoice_count,
+            can_make_payment=m.can_make_payment,
+            autopay=AutopaySettings.from_pb(m.autopay),
+            payment_method_types=[PaymentMethodType.from_pb(t) for t in m.payment_method_types],
+        )
 
 
 @strawberry.input()
@@ -164,6 +290,14 @@ class PaymentPreview:
     total: Money
     payment_method: PaymentMethod
 
+    @classmethod
+    def from_pb(cls, m: pb.PaymentPreview) -> PaymentPreview:
+        return cls(
+            invoices=[Invoice.from_pb(i) for i in m.invoices],
+            total=money(m.total),
+            payment_method=PaymentMethod.from_pb(m.payment_method),
+        )
+
 
 @strawberry.input()
 class InvoiceLineInput:
@@ -190,3 +324,55 @@ class UsageRecordInput:
     date: date
     quantity: Decimal
     unit: str
+
+
+async def load_invoice(info: Ctx, invoice_id: str) -> Invoice | None:
+    found = await info.context.loader(loaders.invoices).load(invoice_id)
+    return Invoice.from_pb(found) if found is not None else None
+
+
+async def load_credit(info: Ctx, credit_id: str) -> Credit | None:
+    found = await info.context.loader(loaders.credits).load(credit_id)
+    return Credit.from_pb(found) if found is not None else None
+
+
+async def load_payment(info: Ctx, payment_id: str) -> Payment | None:
+    found = await info.context.loader(loaders.payments).load(payment_id)
+    return Payment.from_pb(found) if found is not None else None
+
+
+async def load_usage(info: Ctx, usage_id: str) -> Usage | None:
+    found = await info.context.loader(loaders.usages).load(usage_id)
+    return Usage.from_pb(found) if found is not None else None
+
+
+async def load_payment_method(info: Ctx, method_id: str) -> PaymentMethod | None:
+    found = await info.context.loader(loaders.payment_methods).load(method_id)
+    return PaymentMethod.from_pb(found) if found is not None else None
+
+
+def page_of(items: list[Any], reply: Any) -> Connection[Any]:
+    return connection(items, reply)
+
+
+def invoice_filter_pb(f: InvoiceFilter | None) -> pb.InvoiceFilter:
+    message = pb.InvoiceFilter()
+    if f is None:
+        return message
+    message.status.extend(s.to_pb() for s in f.status or [])
+    setattr(message, "from", f.from_.isoformat() if f.from_ else "")
+    message.to = f.to.isoformat() if f.to else ""
+    return message
+
+
+def usage_filter_pb(f: UsageFilter | None) -> pb.UsageFilter:
+    message = pb.UsageFilter()
+    if f is None:
+        return message
+    setattr(message, "from", f.from_.isoformat() if f.from_ else "")
+    message.to = f.to.isoformat() if f.to else ""
+    if f.invoiced is not None:
+        message.invoiced = f.invoiced
+    message.unit = f.unit or ""
+    message.search = f.search or ""
+    return message

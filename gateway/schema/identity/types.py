@@ -13,6 +13,7 @@ from gateway.schema.identity.enums import AnnouncementKind, InvitationStatus, Ro
 from protos.identity.v1 import identity_pb2 as pb
 
 if TYPE_CHECKING:
+    from gateway.schema.billing.types import BillingSummary
     from gateway.schema.contacts.types import Contact, ContactFilter
 
 
@@ -159,6 +160,14 @@ class Account(Node):
 
         key = (str(self.id), filter_pb(filter).SerializeToString(deterministic=True), 0, page_size(first), after or "")
         return contact_connection(await info.context.loader(contact_loaders.account_contacts).load(key))
+
+    @strawberry.field
+    async def billing(
+        self, info: Ctx
+    ) -> Annotated[BillingSummary, strawberry.lazy("gateway.schema.billing.types")] | None:
+        from gateway.schema.billing.queries import account_billing
+
+        return await account_billing(info, str(self.id))
 
 
 @strawberry.type
