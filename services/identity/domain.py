@@ -380,6 +380,28 @@ class Identity:
         # a concurrent call flipped it first: answer with what is stored now
         return await self.store.get_account(account_id) or switched
 
+    async def set_client_success_manager(self, caller: Caller, account_id: str, user_id: str) -> Doc:
+        """The account's dedicated Client Success Manager (seed 003): an active staff user, or none.
+        identity owns it and tells the others in account.updated (cases routes by it)."""
+        require_support_admin(caller)
+        account = await self.store.get_account(account_id)
+        if account is None:
+            raise NotFound("account not found")
+        if user_id:
+            manager = await self.store.get_user(user_id)
+            if manager is None or manager["role"] not in rules.STAFF_ROLES or manager["status"] != "ACTIVE":
+                raise InvalidInput("the Client Success Manager must be an active staff user", reason="NOT_STAFF")
+        previous = account.get("client_success_manager_id") or ""
+        if previous == user_id:
+            return account
+        assigned = {**account, "client_success_manager_id": user_id}
+        saved = await self.store.assign_client_success_manager(
+            account_id, user_id, previous, [events.account_updated(assigned)]
+        )
+        if saved is None:
+            raise Conflict("the account changed meanwhile; try again")
+        return saved
+
     async def create_staff_user(self, caller: Caller, email: str, name: str, role: str, team: str) -> Doc:
         require_support_admin(caller)
         if role not in rules.STAFF_ROLES:

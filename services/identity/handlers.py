@@ -25,6 +25,7 @@ def account_message(account: dict[str, Any]) -> pb.Account:
         name=account["name"],
         created_at=to_timestamp(account["created_at"]),
         portal_enabled=rules.portal_enabled(account),
+        client_success_manager_id=account.get("client_success_manager_id") or "",
     )
 
 
@@ -228,6 +229,11 @@ class IdentityHandlers(pb_grpc.IdentityServiceServicer):
     async def SetAccountPortalEnabled(self, request: pb.SetAccountPortalEnabledRequest, context: Context) -> pb.Account:
         caller = current_caller()
         return account_message(await self.identity.set_portal_enabled(caller, request.account_id, request.enabled))
+
+    async def SetClientSuccessManager(self, request: pb.SetClientSuccessManagerRequest, context: Context) -> pb.Account:
+        caller = current_caller()
+        account = await self.identity.set_client_success_manager(caller, request.account_id, request.user_id)
+        return account_message(account)
 
     async def CreateStaffUser(self, request: pb.CreateStaffUserRequest, context: Context) -> pb.User:
         caller = current_caller()

@@ -79,6 +79,17 @@ class IdentityStore:
             {"_id": account_id, **current}, {"$set": {"portal_enabled": enabled}}, outgoing
         )
 
+    async def assign_client_success_manager(
+        self, account_id: str, manager_id: str, previous: str, outgoing: Outgoing
+    ) -> Document | None:
+        """Only if the manager is still `previous` (a concurrent assignment wins, not both)."""
+        current: Document = (
+            {"client_success_manager_id": previous} if previous else {"client_success_manager_id": {"$in": [None, ""]}}
+        )
+        return await self.accounts.change(
+            {"_id": account_id, **current}, {"$set": {"client_success_manager_id": manager_id}}, outgoing
+        )
+
     # accounts: the active-admin set ------------------------------------------------------------
     # Additions come after the user's write and removals before it, so a crash in between leaves the
     # set short (a demotion refused) and never long (the last admin let go).

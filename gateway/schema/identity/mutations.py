@@ -145,6 +145,14 @@ class IdentityMutation:
         request = pb.SetAccountPortalEnabledRequest(account_id=account_id, enabled=enabled)
         return Account.from_pb(await ctx.call("identity", ctx.clients.identity.SetAccountPortalEnabled, request))
 
+    @strawberry.mutation(description="SUPPORT_ADMIN: assign (or clear with null) the account's Client Success Manager.")
+    async def set_client_success_manager(
+        self, info: Ctx, account_id: strawberry.ID, user_id: strawberry.ID | None = None
+    ) -> Account:
+        ctx = info.context
+        request = pb.SetClientSuccessManagerRequest(account_id=account_id, user_id=user_id or "")
+        return Account.from_pb(await ctx.call("identity", ctx.clients.identity.SetClientSuccessManager, request))
+
     @strawberry.mutation
     async def create_staff_user(self, info: Ctx, input: CreateStaffUserInput) -> User:
         ctx = info.context

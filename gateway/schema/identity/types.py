@@ -126,10 +126,24 @@ class Account(Node):
         description="The provider's switch for this account: when off, no contact can be given portal access"
         " and the account's customer users cannot log in."
     )
+    client_success_manager_id: strawberry.Private[str] = ""
 
     @classmethod
     def from_pb(cls, m: pb.Account) -> Account:
-        return cls(id=strawberry.ID(m.id), number=m.number, name=m.name, portal_enabled=m.portal_enabled)
+        return cls(
+            id=strawberry.ID(m.id),
+            number=m.number,
+            name=m.name,
+            portal_enabled=m.portal_enabled,
+            client_success_manager_id=m.client_success_manager_id,
+        )
+
+    @strawberry.field(
+        description="The account's dedicated Client Success Manager (a staff user); cases routed to"
+        " CLIENT_SUCCESS go to them."
+    )
+    async def client_success_manager(self, info: Ctx) -> User | None:
+        return await load_user(info, self.client_success_manager_id) if self.client_success_manager_id else None
 
     @strawberry.field(description="Who can grant access: the account's active administrators.")
     async def admins(self, info: Ctx) -> list[User]:
