@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import uvicorn
+import uvloop
 
 from gateway.app import create_app
 from gateway.clients import ServiceClients
@@ -46,7 +45,7 @@ def main() -> None:
         )
         await server.serve()
 
-    asyncio.run(serve())
+    uvloop.run(serve())  # the faster event loop (uvicorn[standard] brings it); grpc.aio runs on it
 
 
 if __name__ == "__main__":

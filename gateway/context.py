@@ -13,7 +13,8 @@ from starlette.requests import HTTPConnection
 from gateway.clients import ServiceClients
 from gateway.errors import PortalError, from_rpc_error, unauthenticated
 from gateway.live import LiveEvents
-from portalkit.auth import Caller, TokenVerifier
+from gateway.tokens import Verifier
+from portalkit.auth import Caller
 from portalkit.errors import DomainError
 
 T = TypeVar("T")
@@ -24,7 +25,7 @@ L = TypeVar("L")
 class PortalContext:
     request: HTTPConnection
     clients: ServiceClients
-    verifier: TokenVerifier
+    verifier: Verifier
     live: LiveEvents
     token: str = ""
     connection_params: dict[str, Any] | None = None  # set by the WebSocket handshake
