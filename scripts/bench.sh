@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/ensure_rabbitmq.sh || true
-exec .venv/bin/python -m devstack.bench "$@"
+.venv/bin/python -m devstack.bench "$@"
+exec .venv/bin/python -m devstack.bench_gateway
