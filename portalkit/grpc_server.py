@@ -45,6 +45,7 @@ STATUS_OF: dict[type[errors.DomainError], grpc.StatusCode] = {
 Authenticate = Callable[[str], Awaitable[Caller]]
 
 _current_caller: contextvars.ContextVar[Caller | None] = contextvars.ContextVar("portal_caller", default=None)
+_current_token: contextvars.ContextVar[str] = contextvars.ContextVar("portal_token", default="")
 _rpc_duration = metrics.get_meter("portalkit.grpc").create_histogram(
     "rpc.server.duration", unit="ms", description="gRPC calls handled: rate, errors (by status) and duration"
 )
@@ -56,6 +57,12 @@ def caller() -> Caller:
     if found is None:
         raise errors.Unauthenticated("missing access token")
     return found
+
+
+def caller_token() -> str:
+    """The verified caller's own access token, for a fresh read the service makes on their behalf
+    (e.g. from identity, with a deadline); never stored."""
+    return _current_token.get()
 
 
 def status_code_of(error: errors.DomainError) -> grpc.StatusCode:
@@ -96,6 +103,7 @@ class _Call:
         if not token:
             raise errors.Unauthenticated("missing access token")
         _current_caller.set(await self.authenticate(token))
+        _current_token.set(token)
 
     async def fail(self, context: grpc.aio.ServicerContext, error: Exception) -> None:
         if isinstance(error, errors.DomainError):

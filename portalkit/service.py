@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -92,9 +92,13 @@ class Service:
     api: GrpcApi
     authenticate: Callable[[str], Awaitable[Caller]]
     consumers: Sequence[Consumer] = ()
+    # Long-running background work (schedules, builders, listeners): started after the server,
+    # cancelled first at stop. Each must be safe with several instances running it.
+    jobs: Sequence[Callable[[], Coroutine[Any, Any, None]]] = ()
     relay: OutboxRelay | None = None
     server: ServiceServer | None = None
     _own_bus: bool = False
+    _job_tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -128,12 +132,19 @@ class Service:
         )
         address = address or f"0.0.0.0:{self.settings.grpc_port}"
         try:
-            return await self.server.start(address)
+            port = await self.server.start(address)
         except RuntimeError as exc:
             variable = f"PORTAL_{self.name.upper()}_GRPC_PORT"
             raise PortInUse(f"{self.name}: cannot listen on {address} (in use?); set {variable}") from exc
+        self._job_tasks = [asyncio.create_task(job(), name=f"{self.name}-{job.__name__}") for job in self.jobs]
+        return port
 
     async def stop(self) -> None:
+        for task in self._job_tasks:
+            task.cancel()
+        for task in self._job_tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if self.server is not None:
             await self.server.stop()
         if self.relay is not None:

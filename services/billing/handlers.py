@@ -7,10 +7,10 @@ from typing import Any, TypeAlias
 
 import grpc.aio
 
-from portalkit.auth import Caller, bearer_token
+from portalkit.auth import Caller
 from portalkit.convert import to_timestamp
 from portalkit.enums import enum_name
-from portalkit.grpc_server import caller
+from portalkit.grpc_server import caller, caller_token
 from portalkit.pagination import Page
 from protos.billing.v1 import billing_pb2 as pb
 from protos.billing.v1 import billing_pb2_grpc as pb_grpc
@@ -181,7 +181,7 @@ class BillingHandlers(pb_grpc.BillingServiceServicer):
         """The caller as a mail recipient (a fresh read from identity, with the caller's own token)."""
         if self.directory is None:
             return None
-        return await self.directory(bearer_token(context.invocation_metadata()))
+        return await self.directory(caller_token())
 
     # --- reads -------------------------------------------------------------------------------
     async def GetBillingSummary(self, request: pb.AccountRequest, context: Context) -> pb.BillingSummary:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import grpc
 import grpc.aio
@@ -58,40 +59,25 @@ def identity_directory(address: str, deadline: float) -> Directory:
     return person
 
 
-@dataclass
-class BillingService(Service):
-    """The kit's Service, with billing's background workers started and stopped alongside it."""
+def autopay_schedule(domain: Billing, every: float) -> Callable[[], Coroutine[Any, Any, None]]:
+    """Settle payments the processor left unanswered, then pay what is due today (Eastern)."""
 
-    job_seconds: float = 30.0
-    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
-
-    async def start(self, address: str = "") -> int:
-        port = await super().start(address)
-        self._tasks = [
-            asyncio.create_task(self._autopay_schedule(), name="billing-autopay"),
-            asyncio.create_task(self._export_worker(), name="billing-exports"),
-        ]
-        return port
-
-    async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await super().stop()
-
-    async def _autopay_schedule(self) -> None:
-        domain: Billing = self.domain
+    async def autopay() -> None:
         while True:
             try:
                 await domain.settle_pending_payments()
                 await domain.run_autopay()
             except Exception:
                 log.exception("autopay run failed; next run retries")
-            await asyncio.sleep(self.job_seconds)
+            await asyncio.sleep(every)
 
-    async def _export_worker(self) -> None:
-        domain: Billing = self.domain
+    return autopay
+
+
+def export_builder(domain: Billing, every: float) -> Callable[[], Coroutine[Any, Any, None]]:
+    """Build requested usage exports; a new request wakes it at once, a sweep catches the rest."""
+
+    async def exports() -> None:
         while True:
             domain.export_wakeup.clear()
             try:
@@ -100,7 +86,9 @@ class BillingService(Service):
             except Exception:
                 log.exception("export sweep failed; next sweep retries")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(domain.export_wakeup.wait(), timeout=self.job_seconds)
+                await asyncio.wait_for(domain.export_wakeup.wait(), timeout=every)
+
+    return exports
 
 
 def build(settings: BillingSettings, infra: Infrastructure | None = None) -> Service:
@@ -112,13 +100,6 @@ def build(settings: BillingSettings, infra: Infrastructure | None = None) -> Ser
     directory = identity_directory(settings.identity_grpc_addr, settings.grpc_deadline_seconds)
     api = GrpcApi.of(billing_pb2, billing_pb2_grpc, BillingHandlers(domain, directory))
     verifier = token_verifier(settings.identity_grpc_addr)
-    return BillingService(
-        settings,
-        infra,
-        store,
-        domain,
-        api,
-        verifier.verify,
-        consumers(domain),
-        job_seconds=settings.billing_job_seconds,
-    )
+    every = settings.billing_job_seconds
+    jobs = [autopay_schedule(domain, every), export_builder(domain, every)]
+    return Service(settings, infra, store, domain, api, verifier.verify, consumers(domain), jobs)

@@ -7,10 +7,10 @@ from typing import Any, TypeAlias
 
 import grpc.aio
 
-from portalkit.auth import Caller, bearer_token
+from portalkit.auth import Caller
 from portalkit.convert import from_timestamp, to_timestamp
 from portalkit.enums import enum_name
-from portalkit.grpc_server import caller
+from portalkit.grpc_server import caller, caller_token
 from portalkit.pagination import Page
 from protos.cases.v1 import cases_pb2 as pb
 from protos.cases.v1 import cases_pb2_grpc as pb_grpc
@@ -19,12 +19,6 @@ from services.cases.domain import Cases, CommentPage, Upload
 
 Context: TypeAlias = grpc.aio.ServicerContext
 CHUNK = 256 * 1024
-
-
-def forwarded_token(context: Context) -> str:
-    """The caller's own token, forwarded on the fresh reads made on their behalf (directory.py).
-    The caller was verified by the guard already; this is not used to decide who calls."""
-    return bearer_token(context.invocation_metadata())
 
 
 def _value(enum: Any, name: str | None) -> Any:
@@ -181,7 +175,7 @@ class CasesHandlers(pb_grpc.CasesServiceServicer):
             request.related_case_number,
             _uploads(request.attachments),
             enum_name(pb.CaseChannel, request.channel) or "WEB",
-            token=forwarded_token(context),
+            token=caller_token(),
         )
         return self._as(viewer).case(case)
 
@@ -191,19 +185,19 @@ class CasesHandlers(pb_grpc.CasesServiceServicer):
 
     async def CloseCase(self, request: pb.CaseIdRequest, context: Context) -> pb.Case:
         viewer = caller()
-        case = await self.cases.close_case(viewer, request.id, token=forwarded_token(context))
+        case = await self.cases.close_case(viewer, request.id, token=caller_token())
         return self._as(viewer).case(case)
 
     async def SetCaseStatus(self, request: pb.SetCaseStatusRequest, context: Context) -> pb.Case:
         viewer = caller()
         status = enum_name(pb.CaseStatus, request.status)
-        case = await self.cases.set_status(viewer, request.id, status, token=forwarded_token(context))
+        case = await self.cases.set_status(viewer, request.id, status, token=caller_token())
         return self._as(viewer).case(case)
 
     async def AssignCase(self, request: pb.AssignCaseRequest, context: Context) -> pb.Case:
         viewer = caller()
         team = enum_name(identity_pb2.SupportTeam, request.team)
-        case = await self.cases.assign(viewer, request.id, team, request.assignee_id, token=forwarded_token(context))
+        case = await self.cases.assign(viewer, request.id, team, request.assignee_id, token=caller_token())
         return self._as(viewer).case(case)
 
     async def AddComment(self, request: pb.AddCommentRequest, context: Context) -> pb.Comment:
@@ -215,7 +209,7 @@ class CasesHandlers(pb_grpc.CasesServiceServicer):
             request.internal,
             _uploads(request.attachments),
             enum_name(pb.CaseChannel, request.channel) or "WEB",
-            token=forwarded_token(context),
+            token=caller_token(),
         )
         return self._as(viewer).comment(case["_id"], comment)
 

@@ -15,7 +15,7 @@ import pytest
 from portalkit.auth import Caller
 from portalkit.errors import Conflict, FailedPrecondition, Unauthenticated
 from portalkit.grpc_client import parse_rpc_error
-from portalkit.grpc_server import ServiceServer, caller
+from portalkit.grpc_server import ServiceServer, caller, caller_token
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE = "unit.v1.Probe"
@@ -29,7 +29,7 @@ async def authenticate(token: str) -> Caller:
 
 
 async def whoami(request: bytes, context) -> bytes:
-    return caller().user_id.encode()
+    return f"{caller().user_id} {caller_token()}".encode()
 
 
 async def hello(request: bytes, context) -> bytes:
@@ -78,7 +78,7 @@ def _call(channel, method: str, token: str = ""):
 
 async def test_methods_are_guarded_unless_listed_as_public(channel):
     assert await _call(channel, "Hello") == b"hello"
-    assert await _call(channel, "WhoAmI", "good") == b"usr_alice"
+    assert await _call(channel, "WhoAmI", "good") == b"usr_alice good"  # the caller and their own token
     for token in ("", "forged"):
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await _call(channel, "WhoAmI", token)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import grpc
@@ -183,3 +184,25 @@ async def test_service_serves_health_auth_and_scoped_batch_reads(name, tmp_path)
                 assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
     finally:
         await service.stop()
+
+
+async def test_a_services_jobs_run_while_it_runs_and_stop_with_it(tmp_path):
+    ticks: list[int] = []
+
+    async def job() -> None:
+        while True:
+            ticks.append(len(ticks))
+            await asyncio.sleep(0.01)
+
+    infra = Infrastructure(connect("memory://", "unit_jobs"), InProcessBus(), FolderMailer(str(tmp_path)))
+    service = contacts_service.build(settings_for(contacts_service.ContactsSettings), infra)
+    service.jobs = [job]
+    await service.start("127.0.0.1:0")
+    for _ in range(100):
+        if len(ticks) >= 3:
+            break
+        await asyncio.sleep(0.01)
+    await service.stop()
+    stopped_at = len(ticks)
+    await asyncio.sleep(0.05)
+    assert stopped_at >= 3 and len(ticks) == stopped_at
