@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -184,6 +185,29 @@ LoaderFactory: TypeAlias = Callable[[PortalContext], DataLoader[K, V]]
 
 def batch_loader(load: Callable[[list[K]], Awaitable[Sequence[V]]]) -> DataLoader[K, V]:
     return DataLoader(load_fn=load, max_batch_size=MAX_BATCH)
+
+
+def pages_per_account(
+    fetch: Callable[[list[str], tuple[Any, ...]], Awaitable[Iterable[Any]]],
+) -> Callable[[], DataLoader[tuple[Any, ...], Any]]:
+    """A loader of `(account id, *page arguments)` keys for a list field on Account in a list of
+    accounts: one batch call per distinct set of page arguments, `fetch(account_ids, page_args)`
+    answering pages that carry their `account_id`."""
+
+    def make() -> DataLoader[tuple[Any, ...], Any]:
+        async def load(keys: list[tuple[Any, ...]]) -> list[Any]:
+            groups: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+            for account_id, *page in keys:
+                groups[tuple(page)].append(account_id)
+            pages: dict[tuple[Any, ...], Any] = {}
+            for page_args, account_ids in groups.items():
+                for page in await fetch(account_ids, page_args):
+                    pages[(page.account_id, *page_args)] = page
+            return [pages[key] for key in keys]
+
+        return batch_loader(load)
+
+    return make
 
 
 def by_id(fetch: Callable[[PortalContext, list[str]], Awaitable[Iterable[M]]]) -> LoaderFactory[str, M | None]:

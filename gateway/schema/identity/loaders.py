@@ -10,7 +10,7 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 
 from gateway.context import PortalContext
-from gateway.schema.common import batch_loader, by_id, to_pb
+from gateway.schema.common import batch_loader, by_id, pages_per_account, to_pb
 from gateway.schema.identity.enums import Role, UserStatus
 from protos.identity.v1 import identity_pb2 as pb
 
@@ -52,19 +52,12 @@ def admins(ctx: PortalContext) -> DataLoader[str, list[pb.User]]:
 UsersPageKey = tuple[str, UserStatus | None, Role | None, int, str]
 
 
-def account_users(ctx: PortalContext) -> DataLoader[UsersPageKey, pb.UserPage]:
-    async def load(keys: list[UsersPageKey]) -> list[pb.UserPage]:
-        groups: dict[tuple[Any, ...], list[str]] = defaultdict(list)
-        for account_id, *page in keys:
-            groups[tuple(page)].append(account_id)
-        pages: dict[UsersPageKey, pb.UserPage] = {}
-        for (status, role, size, after), account_ids in groups.items():
-            request = pb.BatchListUsersRequest(
-                account_ids=account_ids, status=to_pb(status), role=to_pb(role), page_size=size, page_token=after
-            )
-            reply = await ctx.call("identity", ctx.clients.identity.BatchListUsers, request)
-            for page in reply.pages:
-                pages[(page.account_id, status, role, size, after)] = page
-        return [pages[key] for key in keys]
+def account_users(ctx: PortalContext) -> DataLoader[Any, pb.UserPage]:
+    async def fetch(account_ids: list[str], page: tuple[Any, ...]) -> Sequence[pb.UserPage]:
+        status, role, size, after = page
+        request = pb.BatchListUsersRequest(
+            account_ids=account_ids, status=to_pb(status), role=to_pb(role), page_size=size, page_token=after
+        )
+        return (await ctx.call("identity", ctx.clients.identity.BatchListUsers, request)).pages
 
-    return batch_loader(load)
+    return pages_per_account(fetch)()
