@@ -125,7 +125,10 @@ DEMO_CASES: list[tuple[str, str, str, str, str, str, str, bool, list[tuple[str, 
 
 
 async def load_demo(cases: Cases, logins: Sequence[Login]) -> int:
-    """Returns how many cases were added."""
+    """Returns how many cases were added. The demo users go into the service's copy of identity's
+    users too (identity's demo loader announces no user.activated for them): mail from them is theirs."""
+    for login in logins:
+        await cases.store.remember_user(login.user_id, login.email, login.account_id, login.role, "", "")
     if await cases.store.has_cases():
         return 0
     directory = DemoDirectory(logins)

@@ -219,6 +219,13 @@ class CasesHandlers(pb_grpc.CasesServiceServicer):
         )
         return self._as(viewer).comment(case["_id"], comment)
 
+    async def LinkCase(self, request: pb.LinkCaseRequest, context: Context) -> pb.Case:
+        viewer = caller()
+        case = await self.cases.link_case(
+            viewer, request.id, request.account_id, request.requester_id, token=forwarded_token(context)
+        )
+        return self._as(viewer).case(case)
+
     async def BatchListComments(
         self, request: pb.BatchListCommentsRequest, context: Context
     ) -> pb.BatchListCommentsResponse:

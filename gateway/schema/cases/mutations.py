@@ -1,4 +1,4 @@
-"""Cases' mutations (linkCase arrives with the email-to-case issue)."""
+"""Cases' mutations: cases, comments, triage, linking a mailed-in case, the knowledge base."""
 
 from __future__ import annotations
 
@@ -104,4 +104,16 @@ class CasesMutation:
         ctx = info.context
         request = pb.AssignCaseRequest(id=id, team=to_pb(team), assignee_id=assignee_id or "")
         reply = await ctx.call("cases", ctx.clients.stubs["cases"].AssignCase, request)
+        return Case.from_pb(reply, base_url_of(info))
+
+    @strawberry.mutation(
+        description="Staff: attach a case mailed in by an unknown sender to an account (and to a user of it, "
+        "if one matches)."
+    )
+    async def link_case(
+        self, info: Ctx, id: strawberry.ID, account_id: strawberry.ID, requester_id: strawberry.ID | None = None
+    ) -> Case:
+        ctx = info.context
+        request = pb.LinkCaseRequest(id=id, account_id=account_id, requester_id=requester_id or "")
+        reply = await ctx.call("cases", ctx.clients.stubs["cases"].LinkCase, request)
         return Case.from_pb(reply, base_url_of(info))
