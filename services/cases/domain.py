@@ -12,9 +12,11 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any, Protocol
 
+from portalkit.access import is_support_admin
 from portalkit.auth import Caller
 from portalkit.batch import MAX_BATCH, batch_get
 from portalkit.catalog import AccountUpdated, Event, UserActivated, UserDeactivated, UserRoleChanged
@@ -25,11 +27,14 @@ from portalkit.ids import new_id
 from portalkit.pagination import Page, page_size
 from services.cases import events, mailin, rules
 from services.cases.events import Mails
+from services.cases.knowledge import Hit, KnowledgeIndex
 from services.cases.store import ORDERINGS, CasesStore
 
 log = logging.getLogger(__name__)
 Doc = dict[str, Any]
 SAVE_ATTEMPTS = 8
+INDEX_BATCH = 1000
+INDEX_OVERLAP = timedelta(seconds=30)  # a write stamped a little before the newest seen is still found
 DEFAULT_TEAM_ADDRESSES = {team: f"{team.lower().replace('_', '-')}@support.test" for team in rules.TEAMS}
 DEFAULT_MAILS = Mails("Customer Portal <no-reply@portal.test>", "http://127.0.0.1:8000", DEFAULT_TEAM_ADDRESSES)
 
@@ -107,7 +112,11 @@ class Cases:
         directory: Directory | None = None,
         mails: Mails | None = None,
         secret: str = "",
+        index: KnowledgeIndex | None = None,
     ) -> None:
+        self.index = index or KnowledgeIndex()
+        self._indexed: dict[str, int] = {}  # article id -> the version in the index
+        self._index_since: datetime | None = None
         self.store = store
         self.clock = clock or Clock()
         self.directory = directory or NoDirectory()
@@ -591,6 +600,90 @@ class Cases:
             if saved is not None:
                 return saved
         raise Conflict("the case is changing right now; try again")
+
+    # --- knowledge base (design.md 3: knowledge articles and their ratings) -------------------
+    async def publish_article(self, caller: Caller, values: Doc) -> Doc:
+        """SUPPORT_ADMIN: a new article, or a new version of the one with that slug; searchable at once."""
+        if not is_support_admin(caller):
+            raise Forbidden("only a support administrator publishes articles")
+        fields = rules.article_fields(values)
+        now = self.clock.now()
+        article = {
+            "_id": new_id("art"),
+            **fields,
+            "helpful_count": 0,
+            "not_helpful_count": 0,
+            "votes": {},
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+        saved = await self.store.publish_article(article)
+        self._index([saved])
+        return {k: v for k, v in saved.items() if k != "votes"}
+
+    async def load_articles(self, articles: list[Doc]) -> None:
+        """Bulk load (demo data, the bench): stored, then indexed in one commit."""
+        await self.store.insert_articles(articles)
+        self._index(articles)
+
+    def _index(self, articles: list[Doc]) -> None:
+        fresh = [a for a in articles if self._indexed.get(a["_id"]) != a.get("version", 1)]
+        self.index.put(fresh)
+        for article in fresh:
+            self._indexed[article["_id"]] = article.get("version", 1)
+            if self._index_since is None or article["updated_at"] > self._index_since:
+                self._index_since = article["updated_at"]
+
+    async def refresh_index(self) -> int:
+        """Index what was published since the last look (at start: everything). Each replica does
+        this on its own, so one replica's publish reaches the others' indexes within a poll."""
+        added = 0
+        since = self._index_since - INDEX_OVERLAP if self._index_since is not None else None
+        while True:
+            batch = await self.store.articles_changed_since(since, INDEX_BATCH)
+            self._index(batch)
+            added += len(batch)
+            if len(batch) < INDEX_BATCH:
+                return added
+            since = batch[-1]["updated_at"]
+
+    async def get_articles(self, caller: Caller, ids: list[str]) -> list[Doc]:
+        return await batch_get(ids, self.store.get_articles, lambda doc: True)
+
+    async def article(self, caller: Caller, article_id: str, slug: str) -> Doc:
+        if bool(article_id) == bool(slug):
+            raise InvalidInput("give exactly one of id and slug")
+        if article_id:
+            found = await self.store.get_articles([article_id])
+            article = found[0] if found else None
+        else:
+            article = await self.store.find_article_by_slug(slug.strip().lower())
+        if article is None:
+            raise NotFound("no such article")
+        return article
+
+    async def search_articles(self, caller: Caller, text: str, product: str, first: int) -> list[tuple[Doc, Hit]]:
+        """Best match first; nothing found is an empty list."""
+        hits = self.index.search(text[:500], product, rules.search_size(first))
+        found = {a["_id"]: a for a in await self.store.get_articles([h.article_id for h in hits])}
+        return [(found[h.article_id], h) for h in hits if h.article_id in found]
+
+    async def rate_article(self, caller: Caller, article_id: str, helpful: bool) -> Doc:
+        """One vote per user per article; voting again changes it (counted once)."""
+        for _ in range(SAVE_ATTEMPTS):
+            article = await self.store.get_article(article_id)
+            if article is None:
+                raise NotFound("no such article")
+            previous = article.get("votes", {}).get(caller.user_id)
+            if previous is helpful:
+                return {k: v for k, v in article.items() if k != "votes"}
+            counts = rules.vote_counts(previous, helpful)
+            saved = await self.store.set_vote(article_id, article["version"], caller.user_id, helpful, counts)
+            if saved is not None:
+                self._indexed[article_id] = saved["version"]  # a vote changes no indexed text
+                return {k: v for k, v in saved.items() if k != "votes"}
+        raise Conflict("the article is being rated by many right now; try again")
 
     # --- reactions to events (the table is in consumers.py) -----------------------------------
     async def on_account_updated(self, event: Received[AccountUpdated]) -> None:

@@ -347,3 +347,41 @@ def without_quote(text: str) -> str:
 def mail_comment_body(text: str, subject: str) -> str:
     body = without_quote(text)[:MAX_COMMENT] or f"(a reply by mail: {subject})"
     return comment_body(body)
+
+
+# --- knowledge articles ---------------------------------------------------------------------------
+
+SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+MAX_ARTICLE_BODY = 50_000
+MAX_TAGS = 20
+MAX_SEARCH_RESULTS = 50
+
+
+def article_fields(values: dict[str, Any]) -> dict[str, Any]:
+    slug = (values.get("slug") or "").strip().lower()
+    if not SLUG.fullmatch(slug) or len(slug) > 100:
+        raise InvalidInput("slug: lowercase letters, digits and single hyphens, at most 100 characters")
+    tags = [clean(t, "tag", 40).lower() for t in values.get("tags") or []]
+    tags = list(dict.fromkeys(t for t in tags if t))
+    if len(tags) > MAX_TAGS:
+        raise InvalidInput(f"at most {MAX_TAGS} tags")
+    return {
+        "slug": slug,
+        "title": clean(values.get("title"), "title", MAX_SUBJECT, required=True),
+        "body": clean(values.get("body"), "body", MAX_ARTICLE_BODY, required=True, multiline=True),
+        "product": clean(values.get("product"), "product", MAX_SHORT),
+        "tags": tags,
+    }
+
+
+def search_size(first: int) -> int:
+    return max(1, min(first or 10, MAX_SEARCH_RESULTS))
+
+
+def vote_counts(previous: bool | None, helpful: bool) -> dict[str, int]:
+    """What a user's (new or changed) vote adds to the two counts."""
+    counts = {"helpful_count": 0, "not_helpful_count": 0}
+    if previous is not None:
+        counts["helpful_count" if previous else "not_helpful_count"] -= 1
+    counts["helpful_count" if helpful else "not_helpful_count"] += 1
+    return counts

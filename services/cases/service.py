@@ -3,6 +3,8 @@ into the kit's Service (relay, guarded server)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 
@@ -29,6 +31,8 @@ class CasesSettings(ServiceSettings):
     inbound_address: str = "support@portal.test"
     # Largest inbound mail taken (bytes, as sent: attachments count base64-encoded).
     inbound_max_bytes: int = DEFAULT_MAX_BYTES
+    # How often the knowledge index looks for articles published through another replica.
+    knowledge_refresh_seconds: float = 5.0
     # PORTAL_CASES_SECRET: binds ref tags and download tickets to this deployment. Set it (the same on
     # every replica); unset, a random one is made at start, and tags made before a restart stop matching.
     cases_secret: str = ""
@@ -45,28 +49,43 @@ class CasesService(Service):
     on the gRPC server's host at PORTAL_INBOUND_SMTP_PORT (0: any free port, as the test stacks do)."""
 
     inbound: InboundListener | None = field(default=None)
+    _refresher: asyncio.Task[None] | None = field(default=None)
 
     @property
     def inbound_port(self) -> int:
         return self.inbound.port if self.inbound else 0
 
     async def start(self, address: str = "") -> int:
-        port = await super().start(address)
         settings = self.settings
         assert isinstance(settings, CasesSettings)
+        await self.domain.refresh_index()  # the search index, rebuilt from the service's own articles
+        port = await super().start(address)
+        self._refresher = asyncio.create_task(self._refresh(settings.knowledge_refresh_seconds), name="kb-index")
         host = address.rsplit(":", 1)[0] if address else "0.0.0.0"  # noqa: S104 - a server's listen address
         self.inbound = InboundListener(self.domain, settings.inbound_max_bytes)
         try:
             await self.inbound.start(host.strip("[]"), settings.inbound_smtp_port)
         except OSError as exc:
-            await super().stop()
+            await self.stop()
             raise SystemExit(
                 f"cases: cannot listen for inbound mail on port {settings.inbound_smtp_port}; "
                 "set PORTAL_INBOUND_SMTP_PORT"
             ) from exc
         return port
 
+    async def _refresh(self, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await self.domain.refresh_index()
+            except Exception:
+                log.exception("knowledge index refresh failed")
+
     async def stop(self) -> None:
+        if self._refresher is not None:
+            self._refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresher
         if self.inbound is not None:
             await self.inbound.stop()
         await super().stop()

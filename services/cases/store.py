@@ -18,6 +18,8 @@ Documents:
 - users: {_id: usr_…, active, as_of, email, account_id, role, role_as_of}: this service's copy of
   identity's users from user.activated / user.deactivated / user.role_changed: requester state, and
   who a mail's sender is (email-to-case has no token to read identity with).
+- articles: {_id: art_…, slug (unique), title, body, product, tags[], helpful_count, not_helpful_count,
+             votes {usr_…: true|false} (one vote per user, changeable), version, created_at, updated_at}
 - inbound: {_id: Message-ID, received_at}: a mail taken in once (a second delivery finds it here).
 """
 
@@ -58,6 +60,7 @@ class CasesStore:
         self.attachments = TracedCollection(db, "attachments")
         self.counters = TracedCollection(db, "counters")
         self.inbound = TracedCollection(db, "inbound")
+        self.articles = TracedCollection(db, "articles")
 
     @property
     def aggregates(self) -> list[AggregateCollection]:
@@ -74,6 +77,8 @@ class CasesStore:
         await self.cases.ensure_index([("assignee_id", 1), ("status", 1)])
         await self.attachments.ensure_index([("case_id", 1)])
         await self.users.ensure_index([("email", 1)])
+        await self.articles.ensure_index([("slug", 1)], unique=True)
+        await self.articles.ensure_index([("updated_at", 1), ("_id", 1)])
 
     # reads ------------------------------------------------------------------------------------
     async def get_cases(self, ids: list[str]) -> list[Document]:
@@ -252,3 +257,45 @@ class CasesStore:
         """Attach a case mailed in by an unknown sender to an account, if still unlinked."""
         update = {"$set": {**changes, "version": version + 1}}
         return await self.cases.change({"_id": case_id, "version": version, "account_id": ""}, update, outgoing)
+
+    # knowledge articles -----------------------------------------------------------------------
+    async def get_articles(self, ids: list[str]) -> list[Document]:
+        return await self.articles.find_many({"_id": {"$in": ids}}, projection={"votes": 0})
+
+    async def get_article(self, article_id: str) -> Document | None:
+        return await self.articles.find_one({"_id": article_id})
+
+    async def find_article_by_slug(self, slug: str) -> Document | None:
+        return await self.articles.find_one({"slug": slug}, {"votes": 0})
+
+    async def articles_changed_since(self, since: datetime | None, limit: int = 1000) -> list[Document]:
+        """Articles written after `since` (all with None), oldest change first, without votes."""
+        query: dict[str, Any] = {"updated_at": {"$gt": since}} if since is not None else {}
+        return await self.articles.find_many(
+            query, projection={"votes": 0}, sort=[("updated_at", 1), ("_id", 1)], limit=limit
+        )
+
+    async def publish_article(self, article: Document) -> Document:
+        """Insert the article, or replace the content of the one with its slug (votes are kept)."""
+        content = {k: article[k] for k in ("title", "body", "product", "tags", "updated_at")}
+        saved = await self.articles.find_one_and_update(
+            {"slug": article["slug"]}, {"$set": content, "$inc": {"version": 1}}
+        )
+        if saved is not None:
+            return saved
+        try:
+            await self.articles.insert_one(article)
+        except DuplicateKeyError:  # published at the same moment by another call: update that one
+            return await self.publish_article(article)
+        return article
+
+    async def insert_articles(self, articles: list[Document]) -> None:
+        for article in articles:
+            await self.articles.insert_one(article)
+
+    async def set_vote(
+        self, article_id: str, version: int, user_id: str, helpful: bool, counts: dict[str, int]
+    ) -> Document | None:
+        """The user's vote, and the counts it changes, if the article is still at `version`."""
+        update = {"$set": {f"votes.{user_id}": helpful, "version": version + 1}, "$inc": counts}
+        return await self.articles.find_one_and_update({"_id": article_id, "version": version}, update)
