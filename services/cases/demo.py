@@ -192,4 +192,5 @@ def article_document(slug: str, title: str, body: str, product: str, tags: list[
         "version": 1,
         "created_at": now,
         "updated_at": now,
+        "changed_at": now,
     }

@@ -115,8 +115,7 @@ class Cases:
         index: KnowledgeIndex | None = None,
     ) -> None:
         self.index = index or KnowledgeIndex()
-        self._indexed: dict[str, int] = {}  # article id -> the version in the index
-        self._index_since: datetime | None = None
+        self._index_since: datetime | None = None  # the newest `changed_at` the index has seen
         self.store = store
         self.clock = clock or Clock()
         self.directory = directory or NoDirectory()
@@ -617,6 +616,7 @@ class Cases:
             "version": 1,
             "created_at": now,
             "updated_at": now,
+            "changed_at": now,
         }
         saved = await self.store.publish_article(article)
         self._index([saved])
@@ -628,12 +628,11 @@ class Cases:
         self._index(articles)
 
     def _index(self, articles: list[Doc]) -> None:
-        fresh = [a for a in articles if self._indexed.get(a["_id"]) != a.get("version", 1)]
-        self.index.put(fresh)
-        for article in fresh:
-            self._indexed[article["_id"]] = article.get("version", 1)
-            if self._index_since is None or article["updated_at"] > self._index_since:
-                self._index_since = article["updated_at"]
+        self.index.put(articles)  # re-indexes only those whose text changed; keeps every one's counts
+        for article in articles:
+            changed = article.get("changed_at") or article["updated_at"]
+            if self._index_since is None or changed > self._index_since:
+                self._index_since = changed
 
     async def refresh_index(self) -> int:
         """Index what was published since the last look (at start: everything). Each replica does
@@ -646,7 +645,7 @@ class Cases:
             added += len(batch)
             if len(batch) < INDEX_BATCH:
                 return added
-            since = batch[-1]["updated_at"]
+            since = batch[-1].get("changed_at") or batch[-1]["updated_at"]
 
     async def get_articles(self, caller: Caller, ids: list[str]) -> list[Doc]:
         return await batch_get(ids, self.store.get_articles, lambda doc: True)
@@ -664,10 +663,11 @@ class Cases:
         return article
 
     async def search_articles(self, caller: Caller, text: str, product: str, first: int) -> list[tuple[Doc, Hit]]:
-        """Best match first; nothing found is an empty list."""
+        """Best match first; nothing found is an empty list. Served from the index's own copy of
+        the articles (no database read per keystroke): this replica's publishes and votes are in it
+        at once, other replicas' within a refresh."""
         hits = self.index.search(text[:500], product, rules.search_size(first))
-        found = {a["_id"]: a for a in await self.store.get_articles([h.article_id for h in hits])}
-        return [(found[h.article_id], h) for h in hits if h.article_id in found]
+        return [(article, hit) for hit in hits if (article := self.index.article(hit.article_id)) is not None]
 
     async def rate_article(self, caller: Caller, article_id: str, helpful: bool) -> Doc:
         """One vote per user per article; voting again changes it (counted once)."""
@@ -679,9 +679,11 @@ class Cases:
             if previous is helpful:
                 return {k: v for k, v in article.items() if k != "votes"}
             counts = rules.vote_counts(previous, helpful)
-            saved = await self.store.set_vote(article_id, article["version"], caller.user_id, helpful, counts)
+            saved = await self.store.set_vote(
+                article_id, article["version"], caller.user_id, helpful, counts, self.clock.now()
+            )
             if saved is not None:
-                self._indexed[article_id] = saved["version"]  # a vote changes no indexed text
+                self._index([saved])  # the counts the search shows
                 return {k: v for k, v in saved.items() if k != "votes"}
         raise Conflict("the article is being rated by many right now; try again")
 

@@ -24,6 +24,7 @@ WORD = re.compile(r"\w+", re.UNICODE)
 MAX_QUERY_WORDS = 24
 SNIPPET_CHARS = 200
 BOOSTS = {"title": 3.0, "tags": 2.0}
+TEXT_FIELDS = ("title", "tags", "body", "product")
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,11 @@ class KnowledgeIndex:
         self._index = tantivy.Index(self._schema)
         self._writer = self._index.writer(heap_size=15_000_000, num_threads=1)
         self._lock = threading.Lock()
+        self._articles: dict[str, dict[str, Any]] = {}  # id -> the article as last indexed (no votes)
         self.size = 0
+
+    def article(self, article_id: str) -> dict[str, Any] | None:
+        return self._articles.get(article_id)
 
     def _document(self, article: dict[str, Any]) -> Any:
         return tantivy.Document(
@@ -65,10 +70,15 @@ class KnowledgeIndex:
         )
 
     def put(self, articles: Iterable[dict[str, Any]]) -> int:
-        """Add or replace these articles (one commit for all)."""
+        """Add or replace these articles (one commit for all); only changed text is re-indexed."""
         count = 0
         with self._lock:
             for article in articles:
+                kept = {k: v for k, v in article.items() if k != "votes"}
+                before = self._articles.get(article["_id"])
+                self._articles[article["_id"]] = kept
+                if before is not None and all(before.get(k) == kept.get(k) for k in TEXT_FIELDS):
+                    continue
                 self._writer.delete_documents_by_term("id", article["_id"])
                 self._writer.add_document(self._document(article))
                 count += 1

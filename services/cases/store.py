@@ -19,7 +19,8 @@ Documents:
   identity's users from user.activated / user.deactivated / user.role_changed: requester state, and
   who a mail's sender is (email-to-case has no token to read identity with).
 - articles: {_id: art_…, slug (unique), title, body, product, tags[], helpful_count, not_helpful_count,
-             votes {usr_…: true|false} (one vote per user, changeable), version, created_at, updated_at}
+             votes {usr_…: true|false} (one vote per user, changeable), version, created_at, updated_at
+             (content), changed_at (content or counts: what the search index polls by)}
 - inbound: {_id: Message-ID, received_at}: a mail taken in once (a second delivery finds it here).
 """
 
@@ -78,7 +79,7 @@ class CasesStore:
         await self.attachments.ensure_index([("case_id", 1)])
         await self.users.ensure_index([("email", 1)])
         await self.articles.ensure_index([("slug", 1)], unique=True)
-        await self.articles.ensure_index([("updated_at", 1), ("_id", 1)])
+        await self.articles.ensure_index([("changed_at", 1), ("_id", 1)])
 
     # reads ------------------------------------------------------------------------------------
     async def get_cases(self, ids: list[str]) -> list[Document]:
@@ -269,15 +270,15 @@ class CasesStore:
         return await self.articles.find_one({"slug": slug}, {"votes": 0})
 
     async def articles_changed_since(self, since: datetime | None, limit: int = 1000) -> list[Document]:
-        """Articles written after `since` (all with None), oldest change first, without votes."""
-        query: dict[str, Any] = {"updated_at": {"$gt": since}} if since is not None else {}
+        """Articles changed after `since` (all with None), oldest change first, without votes."""
+        query: dict[str, Any] = {"changed_at": {"$gt": since}} if since is not None else {}
         return await self.articles.find_many(
-            query, projection={"votes": 0}, sort=[("updated_at", 1), ("_id", 1)], limit=limit
+            query, projection={"votes": 0}, sort=[("changed_at", 1), ("_id", 1)], limit=limit
         )
 
     async def publish_article(self, article: Document) -> Document:
         """Insert the article, or replace the content of the one with its slug (votes are kept)."""
-        content = {k: article[k] for k in ("title", "body", "product", "tags", "updated_at")}
+        content = {k: article[k] for k in ("title", "body", "product", "tags", "updated_at", "changed_at")}
         saved = await self.articles.find_one_and_update(
             {"slug": article["slug"]}, {"$set": content, "$inc": {"version": 1}}
         )
@@ -294,8 +295,9 @@ class CasesStore:
             await self.articles.insert_one(article)
 
     async def set_vote(
-        self, article_id: str, version: int, user_id: str, helpful: bool, counts: dict[str, int]
+        self, article_id: str, version: int, user_id: str, helpful: bool, counts: dict[str, int], now: datetime
     ) -> Document | None:
         """The user's vote, and the counts it changes, if the article is still at `version`."""
-        update = {"$set": {f"votes.{user_id}": helpful, "version": version + 1}, "$inc": counts}
+        values = {f"votes.{user_id}": helpful, "version": version + 1, "changed_at": now}
+        update = {"$set": values, "$inc": counts}
         return await self.articles.find_one_and_update({"_id": article_id, "version": version}, update)

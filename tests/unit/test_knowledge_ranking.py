@@ -117,3 +117,11 @@ async def test_one_vote_per_user_changeable_and_counted_once(kb):
     for caller, helpful in [(USER, True), (USER, True), (OTHER, True), (USER, False), (AGENT, False)]:
         article = await kb.rate_article(caller, article["_id"], helpful)
     assert (article["helpful_count"], article["not_helpful_count"]) == (1, 2)
+    (found, _), *_ = await kb.search_articles(USER, "download invoice pdf", "", 1)
+    assert (found["slug"], found["helpful_count"], found["not_helpful_count"]) == ("invoice-pdf-download", 1, 2)
+    replica = Cases(kb.store, index=KnowledgeIndex())
+    await replica.refresh_index()
+    await kb.rate_article(AGENT, article["_id"], True)  # a vote on this replica reaches the other's search
+    await replica.refresh_index()
+    (seen, _), *_ = await replica.search_articles(USER, "download invoice pdf", "", 1)
+    assert (seen["helpful_count"], seen["not_helpful_count"]) == (2, 1)
