@@ -455,8 +455,8 @@ async def bench_knowledge_and_mail(stack: Any, http: httpx.AsyncClient, runs: in
         extra = " ".join(chooser.choices(words, k=60))
         articles.append(article_document(f"{slug}-{n}", f"{title} ({n})", f"{body} {extra}", product, tags, now))
     await cases_domain.load_articles(articles)
-    body = {"query": LOGIN, "variables": {"e": "user@acme.test", "p": DEMO_PASSWORD}}
-    token = (await http.post("/graphql", json=body)).json()["data"]["login"]["accessToken"]
+    login = {"query": LOGIN, "variables": {"e": "user@acme.test", "p": DEMO_PASSWORD}}
+    token = (await http.post("/graphql", json=login)).json()["data"]["login"]["accessToken"]
     headers = {"Authorization": f"Bearer {token}"}
     turn = iter(range(10**9))
 
