@@ -578,7 +578,7 @@ class Cases:
         requester: Person | None = None
         if requester_id:
             requester = (await self.directory.people([requester_id], token)).get(requester_id)
-            if requester is None or requester.account_id != account_id or requester.is_staff:
+            if requester is None or requester.account_id != account_id or requester.is_staff or not requester.active:
                 raise InvalidInput("the requester must be a user of that account", reason="REQUESTER_NOT_IN_ACCOUNT")
         for _ in range(SAVE_ATTEMPTS):
             case = await self._readable(caller, case_id)
