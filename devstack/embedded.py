@@ -102,6 +102,7 @@ async def start_stack(
     """Each service built by its own `build` from its settings class (environment + `overrides`),
     on its own database; identity first (the others fetch its signing keys), then the gateway."""
     overrides = dict(overrides or {})
+    overrides = overrides if fixed_ports else {"inbound_smtp_port": 0, **overrides}  # email-to-case on a free port
     clock = clock or Clock()
     shared: config.PortalSettings = config.settings_for(config.PortalSettings, overrides)
     shared_bus: EventBus | None = None

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from portalkit.auth import Caller
+from portalkit.ids import new_id
+from services.cases.articles import DEMO_ARTICLES
 from services.cases.domain import Cases, Person, Upload
 
 
@@ -125,11 +127,15 @@ DEMO_CASES: list[tuple[str, str, str, str, str, str, str, bool, list[tuple[str, 
 
 
 async def load_demo(cases: Cases, logins: Sequence[Login]) -> int:
-    """Returns how many cases were added."""
+    """Returns how many cases were added. The demo users go into the service's copy of identity's
+    users too (identity's demo loader announces no user.activated for them): mail from them is theirs."""
+    for login in logins:
+        await cases.store.remember_user(login.user_id, login.email, login.account_id, login.role, "", "")
+    await load_demo_articles(cases)
     if await cases.store.has_cases():
         return 0
     directory = DemoDirectory(logins)
-    demo = Cases(cases.store, cases.clock, directory, cases.mails, cases.secret)
+    demo = Cases(cases.store, cases.clock, directory, cases.mails, cases.secret, cases.index)
     by_email = {login.email: login for login in logins}
     agent = _caller(by_email["agent@support.test"])
     added = 0
@@ -159,3 +165,32 @@ async def load_demo(cases: Cases, logins: Sequence[Login]) -> int:
 
 def _caller(login: Login) -> Caller:
     return Caller(login.user_id, login.role, login.account_id, "demo", "CUSTOMER_CARE" if login.role == "AGENT" else "")
+
+
+async def load_demo_articles(cases: Cases) -> int:
+    """The demo knowledge articles, published once (a slug already there is left as it is)."""
+    now = cases.clock.now()
+    fresh = []
+    for slug, product, title, tags, body in DEMO_ARTICLES:
+        if await cases.store.find_article_by_slug(slug) is None:
+            fresh.append(article_document(slug, title, body, product, tags, now))
+    await cases.load_articles(fresh)
+    return len(fresh)
+
+
+def article_document(slug: str, title: str, body: str, product: str, tags: list[str], now: Any) -> dict[str, Any]:
+    return {
+        "_id": new_id("art"),
+        "slug": slug,
+        "title": title,
+        "body": body,
+        "product": product,
+        "tags": tags,
+        "helpful_count": 0,
+        "not_helpful_count": 0,
+        "votes": {},
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+        "changed_at": now,
+    }

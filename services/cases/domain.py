@@ -12,24 +12,29 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any, Protocol
 
+from portalkit.access import is_support_admin
 from portalkit.auth import Caller
 from portalkit.batch import MAX_BATCH, batch_get
-from portalkit.catalog import AccountUpdated, Event, UserActivated, UserDeactivated
+from portalkit.catalog import AccountUpdated, Event, UserActivated, UserDeactivated, UserRoleChanged
 from portalkit.clock import Clock
 from portalkit.consumers import Received
 from portalkit.errors import Conflict, FailedPrecondition, Forbidden, InvalidInput, NotFound, Unavailable
 from portalkit.ids import new_id
 from portalkit.pagination import Page, page_size
-from services.cases import events, rules
+from services.cases import events, mailin, rules
 from services.cases.events import Mails
+from services.cases.knowledge import Hit, KnowledgeIndex
 from services.cases.store import ORDERINGS, CasesStore
 
 log = logging.getLogger(__name__)
 Doc = dict[str, Any]
 SAVE_ATTEMPTS = 8
+INDEX_BATCH = 1000
+INDEX_OVERLAP = timedelta(seconds=30)  # a write stamped a little before the newest seen is still found
 DEFAULT_TEAM_ADDRESSES = {team: f"{team.lower().replace('_', '-')}@support.test" for team in rules.TEAMS}
 DEFAULT_MAILS = Mails("Customer Portal <no-reply@portal.test>", "http://127.0.0.1:8000", DEFAULT_TEAM_ADDRESSES)
 
@@ -71,6 +76,16 @@ class Upload:
 
 
 @dataclass(frozen=True)
+class MailOutcome:
+    """What an inbound mail became: a new case, a comment, or nothing (ignored, duplicate)."""
+
+    kind: str
+    case_number: str = ""
+    comment_id: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class CommentPage:
     case_id: str
     comments: list[Doc]
@@ -97,7 +112,10 @@ class Cases:
         directory: Directory | None = None,
         mails: Mails | None = None,
         secret: str = "",
+        index: KnowledgeIndex | None = None,
     ) -> None:
+        self.index = index or KnowledgeIndex()
+        self._index_since: datetime | None = None  # the newest `changed_at` the index has seen
         self.store = store
         self.clock = clock or Clock()
         self.directory = directory or NoDirectory()
@@ -232,11 +250,16 @@ class Cases:
             raise NotFound("no such case")
         return case
 
-    async def _apply(self, caller: Caller, case_id: str, compute: Callable[[Doc], Awaitable[Change | None]]) -> Doc:
+    async def _apply(
+        self, caller: Caller | None, case_id: str, compute: Callable[[Doc], Awaitable[Change | None]]
+    ) -> Doc:
         """Read the case, compute the change, write it if the case did not move meanwhile (else
-        compute again). Returns the case after the write (or as it is, when nothing changes)."""
+        compute again). Returns the case after the write (or as it is, when nothing changes).
+        `caller` None: the service itself (a mailed-in reply, whose right was checked by ref tag)."""
         for _ in range(SAVE_ATTEMPTS):
-            case = await self._readable(caller, case_id)
+            case = await self._readable(caller, case_id) if caller else await self.store.get_case(case_id)
+            if case is None:
+                raise NotFound("no such case")
             change = await compute(case)
             if change is None:
                 return case
@@ -401,6 +424,269 @@ class Cases:
         requester_id = case.get("requester_id") or ""
         return bool(case.get("requester_email")) and (not requester_id or await self.store.user_active(requester_id))
 
+    # --- email-to-case (design.md 5.5, 5.6) ---------------------------------------------------
+    async def receive_mail(self, raw: bytes, envelope_sender: str = "?") -> MailOutcome:
+        """One inbound mail: a comment on the case its valid ref tag names (when the sender may see
+        that case and it is not closed), else a new case (EMAIL; a closed case or one named in the
+        body as its related case). Auto-submitted mail and bounces open nothing and get no reply
+        (RFC 3834); the same Message-ID twice is taken in once."""
+        mail = mailin.parse(raw, envelope_sender)
+        if mail.automatic:
+            log.info("inbound mail ignored", extra={"why": mail.automatic})
+            return MailOutcome("ignored", reason=mail.automatic)
+        if not mail.sender or "@" not in mail.sender:
+            return MailOutcome("ignored", reason="no sender address")
+        if not await self.store.claim_inbound(mail.message_id[:500], self.clock.now()):
+            return MailOutcome("duplicate")
+        try:
+            return await self._take_in(mail)
+        except BaseException:
+            await self.store.release_inbound(mail.message_id[:500])
+            raise
+
+    async def _take_in(self, mail: mailin.InboundMail) -> MailOutcome:
+        sender = await self._mail_sender(mail.sender)
+        files, refused = _mail_files(mail.files)
+        closed: Doc | None = None
+        for number, mac in mail.ref_tags():
+            case = await self.store.find_by_number(number)
+            tag = f"ref:{number}:{mac}"
+            if case is None or not rules.ref_tag_valid(self.secret, tag, case["_id"], number):
+                log.warning("inbound mail: invalid ref tag ignored", extra={"number": number})
+                continue
+            if not rules.may_mail_into(sender, mail.sender, case):
+                log.warning("inbound mail: ref tag of a case the sender may not see", extra={"number": number})
+                continue
+            if case["status"] == "CLOSED":
+                closed = closed or case
+                continue
+            comment = await self._mail_comment(case["_id"], sender, mail, files, refused)
+            return MailOutcome("comment", case["number"], comment["_id"])
+        related = closed
+        if related is None:
+            for number in mail.case_numbers():
+                candidate = await self.store.find_by_number(number)
+                if candidate is not None and rules.may_mail_into(sender, mail.sender, candidate):
+                    related = candidate
+                    break
+        case = await self._mail_case(sender, mail, files, refused, related, related is closed and closed is not None)
+        return MailOutcome("case", case["number"])
+
+    async def _mail_sender(self, address: str) -> Caller | None:
+        """The sender as a customer user (an active portal user with an account), else None."""
+        user = await self.store.active_user_by_email(address)
+        if user is None or not user.get("account_id") or user.get("role") in {"AGENT", "SUPPORT_ADMIN"}:
+            return None
+        return Caller(user["_id"], str(user.get("role") or "USER"), user["account_id"], "email")
+
+    async def _mail_case(
+        self,
+        sender: Caller | None,
+        mail: mailin.InboundMail,
+        files: list[tuple[str, str, bytes]],
+        refused: list[str],
+        related: Doc | None,
+        related_closed: bool,
+    ) -> Doc:
+        number = rules.case_number(await self.store.next_case_sequence())
+        case_id = new_id("cas")
+        now = self.clock.now()
+        stored = [self._attachment(case_id, "", False, name, kind, content) for name, kind, content in files]
+        case = {
+            "_id": case_id,
+            "number": number,
+            "number_seq": int(number),
+            "ref_tag": rules.ref_tag(self.secret, case_id, number),
+            "account_id": sender.account_id if sender else "",
+            "requester_id": sender.user_id if sender else "",
+            "requester_email": mail.sender,
+            "requester_name": mail.sender_name,
+            **rules.mail_case_fields(mail.subject, rules.mail_text(mail.text, refused)),
+            "status": "NEW",
+            "team": rules.FIRST_TEAM,
+            "assignee_id": "",
+            "assignee_email": "",
+            "channel": "EMAIL",
+            "related_case_id": related["_id"] if related else "",
+            "attachments": [_meta(a) for a in stored],
+            "comments": [],
+            "comment_count": 0,
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+            "closed_at": None,
+        }
+        autoreply = self.mails.autoreply(
+            case,
+            related["number"] if related else "",
+            related_closed=related_closed,
+            unknown_sender=sender is None,
+        )
+        await self.store.insert_attachments(stored)
+        await self.store.insert_case(case, [events.created(case), autoreply])
+        return case
+
+    async def _mail_comment(
+        self,
+        case_id: str,
+        sender: Caller | None,
+        mail: mailin.InboundMail,
+        files: list[tuple[str, str, bytes]],
+        refused: list[str],
+    ) -> Doc:
+        comment_id = new_id("cmt")
+        stored = [self._attachment(case_id, comment_id, False, n, k, c) for n, k, c in files]
+        body = rules.mail_comment_body(rules.mail_text(mail.text, refused), mail.subject)
+        written: Doc = {}
+
+        async def compute(case: Doc) -> Change | None:
+            if case["status"] == "CLOSED":  # closed meanwhile: the mail is taken in as a new case
+                raise FailedPrecondition("closed", reason="CASE_CLOSED")
+            if case.get("comment_count", 0) >= rules.MAX_COMMENTS_PER_CASE:
+                raise FailedPrecondition("this case has too many comments", reason="CASE_FULL")
+            comment = {
+                "_id": comment_id,
+                "author_id": sender.user_id if sender else "",
+                "author_email": mail.sender,
+                "body": body,
+                "internal": False,
+                "channel": "EMAIL",
+                "attachments": [_meta(a) for a in stored],
+                "created_at": self.clock.now(),
+            }
+            status = rules.status_after_comment(case, True, False)
+            after = {**case, "status": status}
+            change = Change({}, [events.comment_added(after, comment)], comment, stored)
+            if status != case["status"]:
+                change.changes["status"] = status
+                change.outgoing.append(events.status_changed(after, case["status"], status))
+            change.outgoing.append(self.mails.customer_comment_alert(after, comment))
+            written.clear()
+            written.update(comment)
+            return change
+
+        await self.store.insert_attachments(stored)
+        await self._apply(None, case_id, compute)
+        return written
+
+    async def link_case(self, caller: Caller, case_id: str, account_id: str, requester_id: str, token: str = "") -> Doc:
+        """Staff: attach a case mailed in by an unknown sender to an account; its requester becomes
+        the given user of that account, else the account's active user with the sender's address."""
+        rules.require_staff(caller, "link cases to accounts")
+        if not account_id or await self.store.account_known(account_id) is False:
+            raise NotFound("no such account")
+        requester: Person | None = None
+        if requester_id:
+            requester = (await self.directory.people([requester_id], token)).get(requester_id)
+            if requester is None or requester.account_id != account_id or requester.is_staff or not requester.active:
+                raise InvalidInput("the requester must be a user of that account", reason="REQUESTER_NOT_IN_ACCOUNT")
+        for _ in range(SAVE_ATTEMPTS):
+            case = await self._readable(caller, case_id)
+            if case.get("account_id"):
+                raise FailedPrecondition(
+                    f"case {case['number']} already belongs to an account", reason="CASE_ALREADY_LINKED"
+                )
+            changes: Doc = {"account_id": account_id, "updated_at": self.clock.now()}
+            if requester is not None:
+                changes |= {"requester_id": requester.id, "requester_email": requester.email}
+            else:
+                user = await self.store.active_user_by_email(case["requester_email"])
+                if user is not None and user.get("account_id") == account_id:
+                    changes["requester_id"] = user["_id"]
+            after = {**case, **changes}
+            changed = ["account"] + (["requester"] if changes.get("requester_id") else [])
+            saved = await self.store.link_case(case_id, case["version"], changes, [events.updated(after, changed)])
+            if saved is not None:
+                return saved
+        raise Conflict("the case is changing right now; try again")
+
+    # --- knowledge base (design.md 3: knowledge articles and their ratings) -------------------
+    async def publish_article(self, caller: Caller, values: Doc) -> Doc:
+        """SUPPORT_ADMIN: a new article, or a new version of the one with that slug; searchable at once."""
+        if not is_support_admin(caller):
+            raise Forbidden("only a support administrator publishes articles")
+        fields = rules.article_fields(values)
+        now = self.clock.now()
+        article = {
+            "_id": new_id("art"),
+            **fields,
+            "helpful_count": 0,
+            "not_helpful_count": 0,
+            "votes": {},
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+            "changed_at": now,
+        }
+        saved = await self.store.publish_article(article)
+        self._index([saved])
+        return {k: v for k, v in saved.items() if k != "votes"}
+
+    async def load_articles(self, articles: list[Doc]) -> None:
+        """Bulk load (demo data, the bench): stored, then indexed in one commit."""
+        await self.store.insert_articles(articles)
+        self._index(articles)
+
+    def _index(self, articles: list[Doc]) -> None:
+        self.index.put(articles)  # re-indexes only those whose text changed; keeps every one's counts
+        for article in articles:
+            changed = article.get("changed_at") or article["updated_at"]
+            if self._index_since is None or changed > self._index_since:
+                self._index_since = changed
+
+    async def refresh_index(self) -> int:
+        """Index what was published since the last look (at start: everything). Each replica does
+        this on its own, so one replica's publish reaches the others' indexes within a poll."""
+        added = 0
+        since = self._index_since - INDEX_OVERLAP if self._index_since is not None else None
+        while True:
+            batch = await self.store.articles_changed_since(since, INDEX_BATCH)
+            self._index(batch)
+            added += len(batch)
+            if len(batch) < INDEX_BATCH:
+                return added
+            since = batch[-1].get("changed_at") or batch[-1]["updated_at"]
+
+    async def get_articles(self, caller: Caller, ids: list[str]) -> list[Doc]:
+        return await batch_get(ids, self.store.get_articles, lambda doc: True)
+
+    async def article(self, caller: Caller, article_id: str, slug: str) -> Doc:
+        if bool(article_id) == bool(slug):
+            raise InvalidInput("give exactly one of id and slug")
+        if article_id:
+            found = await self.store.get_articles([article_id])
+            article = found[0] if found else None
+        else:
+            article = await self.store.find_article_by_slug(slug.strip().lower())
+        if article is None:
+            raise NotFound("no such article")
+        return article
+
+    async def search_articles(self, caller: Caller, text: str, product: str, first: int) -> list[tuple[Doc, Hit]]:
+        """Best match first; nothing found is an empty list. Served from the index's own copy of
+        the articles (no database read per keystroke): this replica's publishes and votes are in it
+        at once, other replicas' within a refresh."""
+        hits = self.index.search(text[:500], product, rules.search_size(first))
+        return [(article, hit) for hit in hits if (article := self.index.article(hit.article_id)) is not None]
+
+    async def rate_article(self, caller: Caller, article_id: str, helpful: bool) -> Doc:
+        """One vote per user per article; voting again changes it (counted once)."""
+        for _ in range(SAVE_ATTEMPTS):
+            article = await self.store.get_article(article_id)
+            if article is None:
+                raise NotFound("no such article")
+            previous = article.get("votes", {}).get(caller.user_id)
+            if previous is helpful:
+                return {k: v for k, v in article.items() if k != "votes"}
+            counts = rules.vote_counts(previous, helpful)
+            saved = await self.store.set_vote(
+                article_id, article["version"], caller.user_id, helpful, counts, self.clock.now()
+            )
+            if saved is not None:
+                self._index([saved])  # the counts the search shows
+                return {k: v for k, v in saved.items() if k != "votes"}
+        raise Conflict("the article is being rated by many right now; try again")
+
     # --- reactions to events (the table is in consumers.py) -----------------------------------
     async def on_account_updated(self, event: Received[AccountUpdated]) -> None:
         data = event.data
@@ -408,11 +694,36 @@ class Cases:
             data.account_id, data.number, data.name, data.client_success_manager_id or "", event.time, event.id
         )
 
+    async def on_user_activated(self, event: Received[UserActivated]) -> None:
+        """user.activated: the user is active again, and who they are (a mail's sender is known by
+        this copy: there is no token to read identity with for a mail)."""
+        data = event.data
+        await self.store.remember_user(data.user_id, data.email, data.account_id or "", data.role, event.time, event.id)
+
+    async def on_role_changed(self, event: Received[UserRoleChanged]) -> None:
+        await self.store.remember_role(event.data.user_id, event.data.new_role, event.time, event.id)
+
     async def on_user_state(self, event: Received[UserDeactivated | UserActivated]) -> None:
         """user.deactivated: the requester can no longer log in, so no more case mail goes to them
         (their account's MANAGER and ADMIN still see their cases); user.activated undoes it."""
         active = event.data.routing_key == UserActivated.routing_key
         await self.store.remember_user_state(event.data.user_id, active, event.time, event.id)
+
+
+def _mail_files(files: list[mailin.MailFile]) -> tuple[list[tuple[str, str, bytes]], list[str]]:
+    """The attachments a mail may bring, each checked like an upload; those refused are named (the
+    mail is still taken in: a refused file is no reason to lose the request)."""
+    accepted: list[tuple[str, str, bytes]] = []
+    refused: list[str] = []
+    for file in files:
+        try:
+            (checked,) = rules.check_attachments([(file.filename, file.content_type, file.content)])
+            rules.check_attachments([*accepted, checked])
+        except InvalidInput as error:
+            refused.append(error.message)
+            continue
+        accepted.append(checked)
+    return accepted, refused
 
 
 def _meta(attachment: Doc) -> Doc:

@@ -4,6 +4,7 @@ the autoreply with case number and ref tag, update notices). Internal notes are 
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
@@ -79,6 +80,19 @@ class Mails:
     sender: str
     public_url: str
     team_addresses: dict[str, str]
+    # The inbound email-to-case address: every mail's Reply-To, so that replies come back to us.
+    reply_to: str = ""
+
+    def _threaded(self, case: Case, message: EmailMessage) -> EmailMessage:
+        """Reply-To the inbound address, and a Message-ID that names the case with its ref tag's
+        mac (<case.<number>.<mac>.<random>@portal>): a reply's In-Reply-To/References thread by it,
+        checked like the tag itself."""
+        _, number, mac = str(case["ref_tag"]).split(":")
+        del message["Message-ID"]
+        message["Message-ID"] = f"<case.{number}.{mac}.{uuid.uuid4().hex[:12]}@portal>"
+        if self.reply_to:
+            message["Reply-To"] = self.reply_to
+        return message
 
     def _subject(self, case: Case, text: str) -> str:
         return f"[Case {case['number']}] {text} [{case['ref_tag']}]"
@@ -90,7 +104,9 @@ class Mails:
         """`auto`: the RFC 3834 Auto-Submitted value of a machine-made mail (none on an answer)."""
         return {"X-Portal-Case": case["number"], **({"Auto-Submitted": auto} if auto else {})}
 
-    def autoreply(self, case: Case, related_number: str = "") -> EmailMessage:
+    def autoreply(
+        self, case: Case, related_number: str = "", *, related_closed: bool = False, unknown_sender: bool = False
+    ) -> EmailMessage:
         lines = [
             f"Thank you for contacting support. Your case number is {case['number']}.",
             "",
@@ -100,15 +116,33 @@ class Mails:
             "Please keep the reference below in the subject line when you reply, so that your reply",
             f"reaches the person working on your case: {case['ref_tag']}",
         ]
-        if related_number:
+        if related_number and related_closed:
+            lines += [
+                "",
+                f"Case {related_number} is closed, so your mail did not reopen it: we opened this new case,",
+                f"which follows up case {related_number}.",
+            ]
+        elif related_number:
             lines += ["", f"This case follows up case {related_number}."]
-        lines += ["", f"Follow your case in the portal: {self._link(case)}"]
-        return build_message(
-            self.sender,
-            case["requester_email"],
-            self._subject(case, f"Received: {case['subject']}"),
-            "\n".join(lines),
-            self._headers(case, "auto-replied"),
+        if unknown_sender:
+            lines += [
+                "",
+                "This address has no login to our Service Portal, so the case is not yet linked to your",
+                "company's account; our team will link it. For portal access, ask a Service Portal",
+                "administrator of your company to add you (contact support for a list of them). You can",
+                "always reply to this mail to add to your case.",
+            ]
+        else:
+            lines += ["", f"Follow your case in the portal: {self._link(case)}"]
+        return self._threaded(
+            case,
+            build_message(
+                self.sender,
+                case["requester_email"],
+                self._subject(case, f"Received: {case['subject']}"),
+                "\n".join(lines),
+                self._headers(case, "auto-replied"),
+            ),
         )
 
     def answer(self, case: Case, comment: dict[str, Any], author_name: str) -> EmailMessage:
@@ -123,13 +157,14 @@ class Mails:
                 f"Reply to this mail (keep {case['ref_tag']} in the subject) or in the portal: {self._link(case)}",
             ]
         )
-        return build_message(
+        message = build_message(
             self.sender,
             case["requester_email"],
             self._subject(case, f"New reply: {case['subject']}"),
             text,
             self._headers(case),
         )
+        return self._threaded(case, message)
 
     def status_notice(self, case: Case, old: str, new: str) -> EmailMessage:
         text = "\n".join(
@@ -141,13 +176,14 @@ class Mails:
                 "You get these notices because 'Case updates' is on in your email preferences.",
             ]
         )
-        return build_message(
+        message = build_message(
             self.sender,
             case["requester_email"],
             self._subject(case, f"Status {new.replace('_', ' ').title()}: {case['subject']}"),
             text,
             self._headers(case, "auto-generated"),
         )
+        return self._threaded(case, message)
 
     def customer_comment_alert(self, case: Case, comment: dict[str, Any]) -> EmailMessage:
         """A customer commented: the assignee (or, with none, the team's queue) hears of it."""
@@ -162,10 +198,11 @@ class Mails:
                 f"Open the case: {self._link(case)}",
             ]
         )
-        return build_message(
+        message = build_message(
             self.sender,
             to,
             self._subject(case, f"Customer comment: {case['subject']}"),
             text,
             self._headers(case),
         )
+        return self._threaded(case, message)

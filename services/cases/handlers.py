@@ -103,6 +103,20 @@ class Convert:
         )
 
 
+def article_message(doc: dict[str, Any]) -> pb.Article:
+    return pb.Article(
+        id=doc["_id"],
+        slug=doc["slug"],
+        title=doc["title"],
+        body=doc["body"],
+        product=doc.get("product") or "",
+        tags=doc.get("tags") or [],
+        helpful_count=int(doc.get("helpful_count", 0)),
+        not_helpful_count=int(doc.get("not_helpful_count", 0)),
+        updated_at=to_timestamp(doc["updated_at"]),
+    )
+
+
 def _filters(request_filter: pb.CaseFilter) -> dict[str, Any]:
     filters: dict[str, Any] = {
         "status": [pb.CaseStatus.Name(s) for s in request_filter.status],
@@ -212,6 +226,40 @@ class CasesHandlers(pb_grpc.CasesServiceServicer):
             token=caller_token(),
         )
         return self._as(viewer).comment(case["_id"], comment)
+
+    async def LinkCase(self, request: pb.LinkCaseRequest, context: Context) -> pb.Case:
+        viewer = caller()
+        case = await self.cases.link_case(
+            viewer, request.id, request.account_id, request.requester_id, token=caller_token()
+        )
+        return self._as(viewer).case(case)
+
+    async def PublishArticle(self, request: pb.PublishArticleRequest, context: Context) -> pb.Article:
+        values = {
+            "slug": request.slug,
+            "title": request.title,
+            "body": request.body,
+            "product": request.product,
+            "tags": list(request.tags),
+        }
+        return article_message(await self.cases.publish_article(caller(), values))
+
+    async def GetArticle(self, request: pb.GetArticleRequest, context: Context) -> pb.Article:
+        return article_message(await self.cases.article(caller(), request.id, request.slug))
+
+    async def BatchGetArticles(
+        self, request: pb.BatchGetArticlesRequest, context: Context
+    ) -> pb.BatchGetArticlesResponse:
+        docs = await self.cases.get_articles(caller(), list(request.ids))
+        return pb.BatchGetArticlesResponse(articles=[article_message(d) for d in docs])
+
+    async def SearchArticles(self, request: pb.SearchArticlesRequest, context: Context) -> pb.SearchArticlesResponse:
+        found = await self.cases.search_articles(caller(), request.query, request.product, request.page_size)
+        hits = [pb.ArticleHit(article=article_message(a), score=h.score, highlight=h.highlight) for a, h in found]
+        return pb.SearchArticlesResponse(hits=hits)
+
+    async def RateArticle(self, request: pb.RateArticleRequest, context: Context) -> pb.Article:
+        return article_message(await self.cases.rate_article(caller(), request.id, request.helpful))
 
     async def BatchListComments(
         self, request: pb.BatchListCommentsRequest, context: Context

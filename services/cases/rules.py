@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import mimetypes
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -300,3 +301,87 @@ def check_download_ticket(secret: str, ticket: str, attachment_id: str, caller: 
         raise Forbidden("this download link was issued to someone else", reason="DOWNLOAD_LINK_INVALID")
     if now.timestamp() > int(expires):
         raise FailedPrecondition("the download link has expired; open the case again", reason="DOWNLOAD_LINK_EXPIRED")
+
+
+# --- email-to-case (design.md 5.6) ------------------------------------------------------------
+
+QUOTE_STARTS = (
+    re.compile(r"^On .{0,200} wrote:\s*$"),
+    re.compile(r"^-{2,}\s*Original Message\s*-{2,}\s*$", re.IGNORECASE),
+    re.compile(r"^From: .+$"),
+)
+
+
+def may_mail_into(sender: Caller | None, address: str, case: dict[str, Any]) -> bool:
+    """A mail may add to (or name as related) a case its sender may see: a portal user by the roles
+    matrix; someone who is not one only a case they mailed in themselves that no user holds."""
+    if sender is not None:
+        return can_read(sender, case)
+    return not case.get("requester_id") and str(case.get("requester_email", "")).lower() == address.lower()
+
+
+def mail_text(text: str, refused: list[str]) -> str:
+    notes = [f"[attachment not taken: {reason}]" for reason in refused]
+    return "\n\n".join(part for part in [text.strip(), *notes] if part)
+
+
+def mail_case_fields(subject: str, text: str) -> dict[str, Any]:
+    subject = " ".join(subject.split())[:MAX_SUBJECT] or "(no subject)"
+    description = text.strip()[:MAX_TEXT] or "(the mail had no text)"
+    return case_fields({"subject": subject, "description": description}, partial=False)
+
+
+def without_quote(text: str) -> str:
+    """A reply's own text: the quoted mail below it (On … wrote:, > lines) is left out."""
+    kept: list[str] = []
+    for line in text.splitlines():
+        if any(pattern.match(line.strip()) for pattern in QUOTE_STARTS):
+            break
+        kept.append(line)
+    while kept and kept[-1].lstrip().startswith(">"):
+        kept.pop()
+    own = "\n".join(line for line in kept if not line.lstrip().startswith(">")).strip()
+    return own or text.strip()
+
+
+def mail_comment_body(text: str, subject: str) -> str:
+    body = without_quote(text)[:MAX_COMMENT] or f"(a reply by mail: {subject})"
+    return comment_body(body)
+
+
+# --- knowledge articles ---------------------------------------------------------------------------
+
+SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+MAX_ARTICLE_BODY = 50_000
+MAX_TAGS = 20
+MAX_SEARCH_RESULTS = 50
+
+
+def article_fields(values: dict[str, Any]) -> dict[str, Any]:
+    slug = (values.get("slug") or "").strip().lower()
+    if not SLUG.fullmatch(slug) or len(slug) > 100:
+        raise InvalidInput("slug: lowercase letters, digits and single hyphens, at most 100 characters")
+    tags = [clean(t, "tag", 40).lower() for t in values.get("tags") or []]
+    tags = list(dict.fromkeys(t for t in tags if t))
+    if len(tags) > MAX_TAGS:
+        raise InvalidInput(f"at most {MAX_TAGS} tags")
+    return {
+        "slug": slug,
+        "title": clean(values.get("title"), "title", MAX_SUBJECT, required=True),
+        "body": clean(values.get("body"), "body", MAX_ARTICLE_BODY, required=True, multiline=True),
+        "product": clean(values.get("product"), "product", MAX_SHORT),
+        "tags": tags,
+    }
+
+
+def search_size(first: int) -> int:
+    return max(1, min(first or 10, MAX_SEARCH_RESULTS))
+
+
+def vote_counts(previous: bool | None, helpful: bool) -> dict[str, int]:
+    """What a user's (new or changed) vote adds to the two counts."""
+    counts = {"helpful_count": 0, "not_helpful_count": 0}
+    if previous is not None:
+        counts["helpful_count" if previous else "not_helpful_count"] -= 1
+    counts["helpful_count" if helpful else "not_helpful_count"] += 1
+    return counts

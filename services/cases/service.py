@@ -3,7 +3,10 @@ into the kit's Service (relay, guarded server)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from dataclasses import dataclass, field
 
 from portalkit.config import ServiceSettings
 from portalkit.service import GrpcApi, Infrastructure, Service
@@ -13,6 +16,7 @@ from services.cases.directory import IdentityDirectory
 from services.cases.domain import DEFAULT_TEAM_ADDRESSES, Cases
 from services.cases.events import Mails
 from services.cases.handlers import CasesHandlers
+from services.cases.inbound import DEFAULT_MAX_BYTES, InboundListener
 from services.cases.store import CasesStore
 from services.identity.client import token_verifier
 
@@ -23,6 +27,12 @@ class CasesSettings(ServiceSettings):
     service = "cases"
     # The inbound email-to-case listener (design.md section 8).
     inbound_smtp_port: int = 2525
+    # The address customers mail (and reply) to: the Reply-To of every case mail.
+    inbound_address: str = "support@portal.test"
+    # Largest inbound mail taken (bytes, as sent: attachments count base64-encoded).
+    inbound_max_bytes: int = DEFAULT_MAX_BYTES
+    # How often the knowledge index looks for articles published through another replica.
+    knowledge_refresh_seconds: float = 5.0
     # PORTAL_CASES_SECRET: binds ref tags and download tickets to this deployment. Set it (the same on
     # every replica); unset, a random one is made at start, and tags made before a restart stop matching.
     cases_secret: str = ""
@@ -32,7 +42,56 @@ class CasesSettings(ServiceSettings):
     directory_deadline_seconds: float = 2.0
 
 
-def build(settings: CasesSettings, infra: Infrastructure | None = None) -> Service:
+@dataclass
+class CasesService(Service):
+    """The kit's Service plus the inbound email-to-case listener, started and stopped with it (the
+    kit has no hook for a service's own background servers, so this subclass adds one). It listens
+    on the gRPC server's host at PORTAL_INBOUND_SMTP_PORT (0: any free port, as the test stacks do)."""
+
+    inbound: InboundListener | None = field(default=None)
+    _refresher: asyncio.Task[None] | None = field(default=None)
+
+    @property
+    def inbound_port(self) -> int:
+        return self.inbound.port if self.inbound else 0
+
+    async def start(self, address: str = "") -> int:
+        settings = self.settings
+        assert isinstance(settings, CasesSettings)
+        await self.domain.refresh_index()  # the search index, rebuilt from the service's own articles
+        port = await super().start(address)
+        self._refresher = asyncio.create_task(self._refresh(settings.knowledge_refresh_seconds), name="kb-index")
+        host = address.rsplit(":", 1)[0] if address else "0.0.0.0"  # noqa: S104 - a server's listen address
+        self.inbound = InboundListener(self.domain, settings.inbound_max_bytes)
+        try:
+            await self.inbound.start(host.strip("[]"), settings.inbound_smtp_port)
+        except OSError as exc:
+            await self.stop()
+            raise SystemExit(
+                f"cases: cannot listen for inbound mail on port {settings.inbound_smtp_port}; "
+                "set PORTAL_INBOUND_SMTP_PORT"
+            ) from exc
+        return port
+
+    async def _refresh(self, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await self.domain.refresh_index()
+            except Exception:
+                log.exception("knowledge index refresh failed")
+
+    async def stop(self) -> None:
+        if self._refresher is not None:
+            self._refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresher
+        if self.inbound is not None:
+            await self.inbound.stop()
+        await super().stop()
+
+
+def build(settings: CasesSettings, infra: Infrastructure | None = None) -> CasesService:
     infra = (infra or Infrastructure()).complete(settings)
     store = CasesStore(infra.db)
     if not settings.cases_secret:
@@ -45,9 +104,9 @@ def build(settings: CasesSettings, infra: Infrastructure | None = None) -> Servi
         store,
         infra.clock,
         IdentityDirectory(settings.identity_grpc_addr, settings.directory_deadline_seconds),
-        Mails(settings.mail_from, settings.public_url, teams),
+        Mails(settings.mail_from, settings.public_url, teams, settings.inbound_address),
         settings.cases_secret,
     )
     api = GrpcApi.of(cases_pb2, cases_pb2_grpc, CasesHandlers(domain))
     verifier = token_verifier(settings.identity_grpc_addr)
-    return Service(settings, infra, store, domain, api, verifier.verify, consumers(domain))
+    return CasesService(settings, infra, store, domain, api, verifier.verify, consumers(domain))

@@ -15,7 +15,13 @@ Documents:
 - counters: {_id: "case_number", value}: the atomic case-number counter ($inc, never reused).
 - accounts: {_id: acc_…, number, name, client_success_manager_id, as_of}: this service's copy of
   identity's accounts (account.updated), for routing to the Client Success Manager.
-- users: {_id: usr_…, active, as_of}: requester state from user.deactivated / user.activated.
+- users: {_id: usr_…, active, as_of, email, account_id, role, role_as_of}: this service's copy of
+  identity's users from user.activated / user.deactivated / user.role_changed: requester state, and
+  who a mail's sender is (email-to-case has no token to read identity with).
+- articles: {_id: art_…, slug (unique), title, body, product, tags[], helpful_count, not_helpful_count,
+             votes {usr_…: true|false} (one vote per user, changeable), version, created_at, updated_at
+             (content), changed_at (content or counts: what the search index polls by)}
+- inbound: {_id: Message-ID, received_at}: a mail taken in once (a second delivery finds it here).
 """
 
 from __future__ import annotations
@@ -54,6 +60,8 @@ class CasesStore:
         self.users = AggregateCollection(db, "users")
         self.attachments = TracedCollection(db, "attachments")
         self.counters = TracedCollection(db, "counters")
+        self.inbound = TracedCollection(db, "inbound")
+        self.articles = TracedCollection(db, "articles")
 
     @property
     def aggregates(self) -> list[AggregateCollection]:
@@ -69,6 +77,9 @@ class CasesStore:
         await self.cases.ensure_index([("requester_id", 1), ("updated_at", -1), ("_id", -1)])
         await self.cases.ensure_index([("assignee_id", 1), ("status", 1)])
         await self.attachments.ensure_index([("case_id", 1)])
+        await self.users.ensure_index([("email", 1)])
+        await self.articles.ensure_index([("slug", 1)], unique=True)
+        await self.articles.ensure_index([("changed_at", 1), ("_id", 1)])
 
     # reads ------------------------------------------------------------------------------------
     async def get_cases(self, ids: list[str]) -> list[Document]:
@@ -124,12 +135,32 @@ class CasesStore:
         account = await self.accounts.find_one({"_id": account_id})
         return str((account or {}).get("client_success_manager_id") or "")
 
+    async def account_known(self, account_id: str) -> bool:
+        """The account was heard of from identity (account.updated)."""
+        return await self.accounts.find_one({"_id": account_id}, {"_id": 1}) is not None
+
     async def user_active(self, user_id: str) -> bool:
         """False once identity said the user was deactivated (and not activated since)."""
         user = await self.users.find_one({"_id": user_id})
         return user is None or bool(user["active"])
 
+    async def active_user_by_email(self, email: str) -> Document | None:
+        """An active portal user with this address, as last heard from identity (None = not one)."""
+        return await self.users.find_one({"email": email.lower(), "active": True})
+
     # writes -----------------------------------------------------------------------------------
+    async def claim_inbound(self, message_id: str, now: datetime) -> bool:
+        """Mark a mail as taken in; False when it was taken in before (the same Message-ID)."""
+        try:
+            await self.inbound.insert_one({"_id": message_id, "received_at": now})
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def release_inbound(self, message_id: str) -> None:
+        """A mail that could not be taken in: the sender's server will try again."""
+        await self.inbound.delete_one({"_id": message_id})
+
     async def next_case_sequence(self) -> int:
         """The next value of the atomic counter: one findAndModify, so concurrent creations get
         distinct, increasing numbers and a number is never handed out twice."""
@@ -196,3 +227,77 @@ class CasesStore:
                 await self.users.insert({"_id": user_id, **values}, event_id=event_id)
             except DuplicateKeyError:
                 await self.remember_user_state(user_id, active, event_time, event_id)
+
+    async def remember_user(
+        self, user_id: str, email: str, account_id: str, role: str, event_time: str, event_id: str
+    ) -> None:
+        """user.activated: who the user is, and that they are active (newest state wins)."""
+        who = {"email": email.lower(), "account_id": account_id}
+        values = {**who, "active": True, "as_of": event_time, "role": role, "role_as_of": event_time}
+        saved = await self.users.change(
+            {"_id": user_id, "as_of": {"$lt": event_time}}, {"$set": values}, event_id=event_id
+        )
+        if saved is not None:
+            return
+        if await self.users.find_one({"_id": user_id}) is None:
+            try:
+                await self.users.insert({"_id": user_id, **values}, event_id=event_id)
+            except DuplicateKeyError:
+                await self.remember_user(user_id, email, account_id, role, event_time, event_id)
+        else:  # a newer state is known: keep it, but learn the address
+            await self.users.update_one({"_id": user_id}, {"$set": who})
+
+    async def remember_role(self, user_id: str, role: str, event_time: str, event_id: str) -> None:
+        await self.users.change(
+            {"_id": user_id, "role_as_of": {"$lt": event_time}},
+            {"$set": {"role": role, "role_as_of": event_time}},
+            event_id=event_id,
+        )
+
+    async def link_case(self, case_id: str, version: int, changes: Document, outgoing: Outgoing) -> Document | None:
+        """Attach a case mailed in by an unknown sender to an account, if still unlinked."""
+        update = {"$set": {**changes, "version": version + 1}}
+        return await self.cases.change({"_id": case_id, "version": version, "account_id": ""}, update, outgoing)
+
+    # knowledge articles -----------------------------------------------------------------------
+    async def get_articles(self, ids: list[str]) -> list[Document]:
+        return await self.articles.find_many({"_id": {"$in": ids}}, projection={"votes": 0})
+
+    async def get_article(self, article_id: str) -> Document | None:
+        return await self.articles.find_one({"_id": article_id})
+
+    async def find_article_by_slug(self, slug: str) -> Document | None:
+        return await self.articles.find_one({"slug": slug}, {"votes": 0})
+
+    async def articles_changed_since(self, since: datetime | None, limit: int = 1000) -> list[Document]:
+        """Articles changed after `since` (all with None), oldest change first, without votes."""
+        query: dict[str, Any] = {"changed_at": {"$gt": since}} if since is not None else {}
+        return await self.articles.find_many(
+            query, projection={"votes": 0}, sort=[("changed_at", 1), ("_id", 1)], limit=limit
+        )
+
+    async def publish_article(self, article: Document) -> Document:
+        """Insert the article, or replace the content of the one with its slug (votes are kept)."""
+        content = {k: article[k] for k in ("title", "body", "product", "tags", "updated_at", "changed_at")}
+        saved = await self.articles.find_one_and_update(
+            {"slug": article["slug"]}, {"$set": content, "$inc": {"version": 1}}
+        )
+        if saved is not None:
+            return saved
+        try:
+            await self.articles.insert_one(article)
+        except DuplicateKeyError:  # published at the same moment by another call: update that one
+            return await self.publish_article(article)
+        return article
+
+    async def insert_articles(self, articles: list[Document]) -> None:
+        for article in articles:
+            await self.articles.insert_one(article)
+
+    async def set_vote(
+        self, article_id: str, version: int, user_id: str, helpful: bool, counts: dict[str, int], now: datetime
+    ) -> Document | None:
+        """The user's vote, and the counts it changes, if the article is still at `version`."""
+        values = {f"votes.{user_id}": helpful, "version": version + 1, "changed_at": now}
+        update = {"$set": values, "$inc": counts}
+        return await self.articles.find_one_and_update({"_id": article_id, "version": version}, update)

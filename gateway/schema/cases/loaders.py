@@ -19,6 +19,14 @@ async def get_cases(ctx: PortalContext, ids: list[str]) -> Sequence[pb.Case]:
 
 cases = by_id(get_cases)
 
+
+async def get_articles(ctx: PortalContext, ids: list[str]) -> Sequence[pb.Article]:
+    request = pb.BatchGetArticlesRequest(ids=ids)
+    return (await ctx.call("cases", ctx.clients.stubs["cases"].BatchGetArticles, request)).articles
+
+
+articles = by_id(get_articles)
+
 # Case.comments in a list of cases: one BatchListComments call per distinct (page size, after).
 CommentsKey = tuple[str, int, str]
 EMPTY = pb.CommentPage()

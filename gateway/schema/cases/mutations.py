@@ -1,4 +1,4 @@
-"""Cases' mutations (linkCase arrives with the email-to-case issue)."""
+"""Cases' mutations: cases, comments, triage, linking a mailed-in case, the knowledge base."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from strawberry.file_uploads import Upload
 from gateway.errors import bad_input
 from gateway.schema.cases.enums import CaseStatus
 from gateway.schema.cases.types import (
+    Article,
     Case,
     CaseComment,
     CreateCaseInput,
+    PublishArticleInput,
     UpdateCaseInput,
     base_url_of,
     case_fields,
@@ -105,3 +107,29 @@ class CasesMutation:
         request = pb.AssignCaseRequest(id=id, team=to_pb(team), assignee_id=assignee_id or "")
         reply = await ctx.call("cases", ctx.clients.stubs["cases"].AssignCase, request)
         return Case.from_pb(reply, base_url_of(info))
+
+    @strawberry.mutation(
+        description="Staff: attach a case mailed in by an unknown sender to an account (and to a user of it, "
+        "if one matches)."
+    )
+    async def link_case(
+        self, info: Ctx, id: strawberry.ID, account_id: strawberry.ID, requester_id: strawberry.ID | None = None
+    ) -> Case:
+        ctx = info.context
+        request = pb.LinkCaseRequest(id=id, account_id=account_id, requester_id=requester_id or "")
+        reply = await ctx.call("cases", ctx.clients.stubs["cases"].LinkCase, request)
+        return Case.from_pb(reply, base_url_of(info))
+
+    @strawberry.mutation(description="One vote per user per article; voting again changes it.")
+    async def rate_article(self, info: Ctx, id: strawberry.ID, helpful: bool) -> Article:
+        ctx = info.context
+        request = pb.RateArticleRequest(id=id, helpful=helpful)
+        return Article.from_pb(await ctx.call("cases", ctx.clients.stubs["cases"].RateArticle, request))
+
+    @strawberry.mutation(description="SUPPORT_ADMIN: publish an article (a taken slug: a new version of it).")
+    async def publish_article(self, info: Ctx, input: PublishArticleInput) -> Article:
+        ctx = info.context
+        request = pb.PublishArticleRequest(
+            slug=input.slug, title=input.title, body=input.body, product=input.product or "", tags=input.tags or []
+        )
+        return Article.from_pb(await ctx.call("cases", ctx.clients.stubs["cases"].PublishArticle, request))

@@ -274,6 +274,25 @@ class Article(Node):
     not_helpful_count: int
     updated_at: datetime
 
+    @classmethod
+    def from_pb(cls, m: pb.Article) -> Article:
+        return cls(
+            id=strawberry.ID(m.id),
+            slug=m.slug,
+            title=m.title,
+            body=m.body,
+            product=m.product or None,
+            tags=list(m.tags),
+            helpful_count=m.helpful_count,
+            not_helpful_count=m.not_helpful_count,
+            updated_at=dt(m.updated_at),
+        )
+
+
+async def load_article(info: Ctx, article_id: str) -> Article | None:
+    found = await info.context.loader(loaders.articles).load(article_id)
+    return Article.from_pb(found) if found is not None else None
+
 
 @strawberry.type()
 class ArticleSearchResult:
