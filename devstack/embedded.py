@@ -18,6 +18,7 @@ import uvicorn
 from gateway.app import create_app
 from gateway.clients import ServiceClients
 from portalkit import config
+from portalkit.auth import TokenVerifier
 from portalkit.clock import Clock
 from portalkit.events import EventBus, InProcessBus, RetryPolicy, connect_bus
 from portalkit.mail import Mailer
@@ -26,7 +27,6 @@ from services.billing import service as billing
 from services.cases import service as cases
 from services.contacts import service as contacts
 from services.identity import service as identity
-from services.identity.client import token_verifier
 
 log = logging.getLogger(__name__)
 # The services of the stack: (build, settings class). identity first: the others fetch its keys.
@@ -67,7 +67,10 @@ class Stack:
 
 
 async def serve_http(app: Any, port: int = 0) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
-    """Serve an ASGI app on loopback in this loop; returns once it listens (port 0 = any free one)."""
+    """Serve an ASGI app on loopback in this loop; returns once it listens (port 0 = any free one).
+    A port in use is one line naming PORTAL_GATEWAY_PORT (PortInUse), not uvicorn's traceback."""
+    if port:
+        config.ensure_port_free("127.0.0.1", port, "gateway", "PORTAL_GATEWAY_PORT")
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", ws="websockets-sansio")
     )
@@ -111,7 +114,15 @@ async def start_stack(
     for name, (build, settings_class) in SERVICES.items():
         settings = config.settings_for(settings_class, overrides)
         service = build(settings, Infrastructure(bus=await new_bus(), mailer=mailer, clock=clock))
-        await service.start(f"127.0.0.1:{settings.grpc_port if fixed_ports else 0}")
+        try:
+            await service.start(f"127.0.0.1:{settings.grpc_port if fixed_ports else 0}")
+        except BaseException:  # e.g. PortInUse: leave nothing of this stack running
+            for started in reversed(list(services.values())):
+                await started.stop()
+            for bus in buses:
+                with contextlib.suppress(Exception):
+                    await bus.close()
+            raise
         services[name] = service
         if name == "identity":
             overrides["identity_grpc_addr"] = f"127.0.0.1:{service.port}"
@@ -119,6 +130,11 @@ async def start_stack(
     clients = ServiceClients(
         {name: f"127.0.0.1:{svc.port}" for name, svc in services.items()}, deadline=shared.grpc_deadline_seconds
     )
-    app = create_app(clients, token_verifier(overrides["identity_grpc_addr"]), await new_bus())
+    app = create_app(
+        clients,
+        TokenVerifier(clients.signing_keys),
+        await new_bus(),
+        cors_origins=config.cors_origin_list(shared.cors_origins),
+    )
     server, task, port = await serve_http(app, gateway_port)
     return Stack(services, port, buses, clock, server, task, {"gateway_app": app})

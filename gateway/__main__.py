@@ -9,9 +9,9 @@ import uvicorn
 from gateway.app import create_app
 from gateway.clients import ServiceClients
 from portalkit import config
+from portalkit.auth import TokenVerifier
 from portalkit.events import connect_bus
 from portalkit.telemetry import setup_logging, setup_telemetry
-from services.identity.client import token_verifier
 
 
 def main() -> None:
@@ -21,12 +21,14 @@ def main() -> None:
     clients = ServiceClients(
         {name: config.service_grpc_address(name) for name in config.SERVICES}, deadline=settings.grpc_deadline_seconds
     )
-    verifier = token_verifier(settings.identity_grpc_addr)
+    verifier = TokenVerifier(clients.signing_keys)  # over the identity channel: retries, waits for ready
+
+    host = "0.0.0.0"  # noqa: S104 - in a container the gateway listens on all interfaces
+    config.ensure_port_free(host, settings.gateway_port, "gateway", "PORTAL_GATEWAY_PORT")
 
     async def serve() -> None:
         bus = await connect_bus(settings.amqp_url, allow_in_process=False)
-        app = create_app(clients, verifier, bus)
-        host = "0.0.0.0"  # noqa: S104 - in a container the gateway listens on all interfaces
+        app = create_app(clients, verifier, bus, cors_origins=config.cors_origin_list(settings.cors_origins))
         server = uvicorn.Server(
             uvicorn.Config(app, host=host, port=settings.gateway_port, proxy_headers=True, ws="websockets-sansio")
         )

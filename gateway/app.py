@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from cross_web import HTTPException
 from opentelemetry import context as otel_context
 from opentelemetry.instrumentation.starlette import StarletteInstrumentor
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -29,6 +31,9 @@ from portalkit.events import EventBus
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1 << 20  # JSON bodies; uploads get their own limit
+GZIP_MINIMUM_BYTES = 1024
+# What browser GraphQL clients send (graphql-ws negotiates on the WebSocket, which CORS does not gate).
+CORS_HEADERS = ("Authorization", "Content-Type", "Accept", "traceparent", "tracestate")
 
 
 def _error_body(message: str, code: str, reason: str = "") -> dict[str, Any]:
@@ -122,8 +127,11 @@ class FreshTraceContext:
             otel_context.detach(token)
 
 
-def create_app(clients: ServiceClients, verifier: TokenVerifier, bus: EventBus | None) -> Starlette:
-    """`clients` are started in the lifespan (channels must be made inside the running loop)."""
+def create_app(
+    clients: ServiceClients, verifier: TokenVerifier, bus: EventBus | None, *, cors_origins: Sequence[str] = ()
+) -> Starlette:
+    """`clients` are started in the lifespan (channels must be made inside the running loop).
+    `cors_origins`: browser origins allowed to call (PORTAL_CORS_ORIGINS); empty = same origin only."""
     live = LiveEvents()
     graphql = PortalGraphQL(clients, verifier, live)
 
@@ -139,14 +147,23 @@ def create_app(clients: ServiceClients, verifier: TokenVerifier, bus: EventBus |
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
+        """Ready = this gateway answers and can verify tokens. A service being down is not a reason
+        to drain every replica (its fields fail alone); see /healthz/detail for each dependency."""
+        keys = await verifier.ready()
+        return JSONResponse({"ready": keys, "signingKeys": keys}, status_code=200 if keys else 503)
+
+    async def health_detail(request: Request) -> Response:
         services = await clients.health()
-        ready = all(services.values())
-        return JSONResponse({"ready": ready, "services": services}, status_code=200 if ready else 503)
+        keys = await verifier.ready()
+        connection = getattr(bus, "_connection", None)
+        broker = None if bus is None else connection is None or not getattr(connection, "is_closed", False)
+        return JSONResponse({"ready": keys, "signingKeys": keys, "services": services, "broker": broker})
 
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/healthz/detail", health_detail),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             *graphiql_assets.graphiql_routes(),
@@ -155,6 +172,22 @@ def create_app(clients: ServiceClients, verifier: TokenVerifier, bus: EventBus |
     )
     app.state.live = live  # for tests and ops; resolvers use info.context.live
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(
+        GZipMiddleware,
+        minimum_size=GZIP_MINIMUM_BYTES,
+        compresslevel=6,
+        exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "multipart/mixed"),
+    )
+    if cors_origins:
+        wildcard = "*" in cors_origins
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=["*"] if wildcard else list(cors_origins),
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=list(CORS_HEADERS),
+            allow_credentials=not wildcard,  # never credentials for any origin
+            max_age=600,
+        )
     StarletteInstrumentor.instrument_app(app)
     app.add_middleware(FreshTraceContext)  # added last: outermost
     return app

@@ -1,7 +1,15 @@
-"""One gRPC channel per service, created inside the running loop (stack-notes.md)."""
+"""One gRPC channel per service, created inside the running loop (stack-notes.md).
+
+Each channel carries a service config: reads (Get*/List*/Search*/Check*/Count*) are retried on
+UNAVAILABLE and every call waits for the channel to become ready within its own deadline, so a
+restarting service costs a short wait instead of errors; keepalive notices dead connections and the
+reconnect backoff is short. `round_robin` spreads calls over every address a name resolves to
+(a headless Kubernetes Service gives one per pod)."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,10 +17,11 @@ import grpc
 import grpc.aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from portalkit.auth import PublicKey
 from protos.billing.v1 import billing_pb2_grpc
 from protos.cases.v1 import cases_pb2_grpc
 from protos.contacts.v1 import contacts_pb2_grpc
-from protos.identity.v1 import identity_pb2_grpc
+from protos.identity.v1 import identity_pb2, identity_pb2_grpc
 
 STUBS = {
     "identity": identity_pb2_grpc.IdentityServiceStub,
@@ -20,6 +29,46 @@ STUBS = {
     "cases": cases_pb2_grpc.CasesServiceStub,
     "billing": billing_pb2_grpc.BillingServiceStub,
 }
+
+
+READ_PREFIXES = ("Get", "List", "Search", "Check", "Count", "Batch", "Find", "Lookup")
+
+
+def service_config(stub_class: Any) -> str:
+    """gRPC service config (JSON) for one service's channel, from its generated descriptor."""
+    module = __import__(stub_class.__module__.removesuffix("_grpc"), fromlist=["DESCRIPTOR"])
+    (service,) = module.DESCRIPTOR.services_by_name.values()
+    reads = [
+        {"service": service.full_name, "method": method.name}
+        for method in service.methods
+        if method.name.startswith(READ_PREFIXES)
+    ]
+    retry = {
+        "maxAttempts": 4,
+        "initialBackoff": "0.1s",
+        "maxBackoff": "1s",
+        "backoffMultiplier": 2,
+        "retryableStatusCodes": ["UNAVAILABLE"],
+    }
+    config: dict[str, Any] = {
+        "loadBalancingConfig": [{"round_robin": {}}],
+        "methodConfig": [
+            {"name": [{"service": service.full_name}], "waitForReady": True},
+            *([{"name": reads, "waitForReady": True, "retryPolicy": retry}] if reads else []),
+        ],
+    }
+    return json.dumps(config)
+
+
+CHANNEL_OPTIONS: list[tuple[str, Any]] = [
+    ("grpc.enable_retries", 1),
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 0),
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 2_000),
+]
 
 
 @dataclass
@@ -31,7 +80,8 @@ class ServiceClients:
 
     def start(self) -> None:
         for name, address in self.addresses.items():
-            channel = grpc.aio.insecure_channel(address, options=[("grpc.keepalive_time_ms", 30_000)])
+            options = [*CHANNEL_OPTIONS, ("grpc.service_config", service_config(STUBS[name]))]
+            channel = grpc.aio.insecure_channel(address, options=options)
             self.channels[name] = channel
             self.stubs[name] = STUBS[name](channel)
 
@@ -39,12 +89,21 @@ class ServiceClients:
     def identity(self) -> identity_pb2_grpc.IdentityServiceStub:
         return self.stubs["identity"]
 
+    async def signing_keys(self) -> Sequence[PublicKey]:
+        """Identity's public keys over this channel (retried, waits for a restarting identity)."""
+        if "identity" not in self.stubs:
+            raise RuntimeError("gateway clients not started")
+        reply = await self.identity.GetSigningKeys(
+            identity_pb2.GetSigningKeysRequest(), timeout=min(self.deadline, 3.0)
+        )
+        return [PublicKey(k.key_id, k.public_key_pem) for k in reply.keys]
+
     async def health(self) -> dict[str, bool]:
         status = {}
         for name, channel in self.channels.items():
             try:
                 reply = await health_pb2_grpc.HealthStub(channel).Check(
-                    health_pb2.HealthCheckRequest(), timeout=min(self.deadline, 2.0)
+                    health_pb2.HealthCheckRequest(), timeout=min(self.deadline, 2.0), wait_for_ready=False
                 )
                 status[name] = reply.status == health_pb2.HealthCheckResponse.SERVING
             except grpc.RpcError:
