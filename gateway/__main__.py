@@ -30,7 +30,14 @@ def main() -> None:
         bus = await connect_bus(settings.amqp_url, allow_in_process=False)
         app = create_app(clients, verifier, bus, cors_origins=config.cors_origin_list(settings.cors_origins))
         server = uvicorn.Server(
-            uvicorn.Config(app, host=host, port=settings.gateway_port, proxy_headers=True, ws="websockets-sansio")
+            uvicorn.Config(
+                app,
+                host=host,
+                port=settings.gateway_port,
+                proxy_headers=True,
+                ws="websockets-sansio",
+                log_config=None,  # uvicorn's records go through our JSON handler
+            )
         )
         await server.serve()
 
