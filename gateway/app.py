@@ -26,10 +26,13 @@ from gateway.clients import ServiceClients
 from gateway.context import PortalContext
 from gateway.live import LiveEvents
 from gateway.schema.root import schema
+from gateway.tracing import PortalTracing
 from portalkit.auth import TokenVerifier
 from portalkit.events import EventBus
 
 log = logging.getLogger(__name__)
+if PortalTracing not in schema.extensions:  # GraphQL spans per operation and resolver, secrets filtered
+    schema.extensions = (*schema.extensions, PortalTracing)
 MAX_BODY_BYTES = 1 << 20  # JSON bodies; uploads get their own limit
 GZIP_MINIMUM_BYTES = 1024
 # What browser GraphQL clients send (graphql-ws negotiates on the WebSocket, which CORS does not gate).

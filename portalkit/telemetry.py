@@ -104,8 +104,9 @@ def setup_telemetry(service_name: str, metric_readers: list[MetricReader] | None
     from opentelemetry.sdk._logs import LoggerProvider
     from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 
-    os.environ.setdefault("OTEL_SERVICE_NAME", service_name)
-    resource = Resource.create()
+    # OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES win over the component's own name
+    named = os.environ.get("OTEL_SERVICE_NAME") or "service.name=" in os.environ.get("OTEL_RESOURCE_ATTRIBUTES", "")
+    resource = Resource.create({} if named else {"service.name": service_name})
     span_exporters, metric_exporters, log_exporters = _import_exporters(
         _exporter_names("traces"), _exporter_names("metrics"), _exporter_names("logs")
     )

@@ -77,7 +77,12 @@ def _run_contacts(env: dict[str, str]) -> tuple[str, str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "services.contacts"],
         cwd=ROOT,
-        env={**os.environ, **env, "PORTAL_CONTACTS_GRPC_PORT": str(port), "OTEL_METRIC_EXPORT_INTERVAL": "200"},
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
+            **env,
+            "PORTAL_CONTACTS_GRPC_PORT": str(port),
+            "OTEL_METRIC_EXPORT_INTERVAL": "200",
+        },
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -1,0 +1,37 @@
+"""GraphQL spans per operation and resolver, with no password or token in any span."""
+
+from __future__ import annotations
+
+from tests.support.settle import until
+
+PASSWORD = "portal-demo-pass"
+
+
+def _values(span) -> str:
+    return " ".join(str(v) for v in (span.attributes or {}).values()) + " " + span.name
+
+
+async def test_graphql_operation_and_resolver_spans_carry_no_secret(gql, spans):
+    spans.clear()
+    inline = await gql.ok(
+        f'mutation Inline {{ login(email: "user@acme.test", password: "{PASSWORD}") {{ accessToken }} }}'
+    )
+    token = inline["login"]["accessToken"]
+    await gql.ok(
+        "mutation ByVariables($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }",
+        {"e": "user@acme.test", "p": PASSWORD},
+    )
+    await gql.ok("query Who { me { email } }", token=token)
+
+    async def traced() -> bool:
+        names = {s.name for s in spans.get_finished_spans()}
+        return {"GraphQL Query: Who", "GraphQL Resolving: login", "GraphQL Resolving: me"} <= names
+
+    await until(traced, "the GraphQL spans were recorded")
+    finished = spans.get_finished_spans()
+    login_spans = [s for s in finished if s.name == "GraphQL Resolving: login"]
+    assert login_spans and all(s.attributes["graphql.param.password"] == "[filtered]" for s in login_spans)
+    for span in finished:
+        text = _values(span)
+        assert PASSWORD not in text, span.name
+        assert token not in text, span.name
