@@ -8,7 +8,9 @@ reconnect backoff is short. `round_robin` spreads calls over every address a nam
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +18,7 @@ from typing import Any
 import grpc
 import grpc.aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from opentelemetry import metrics
 
 from portalkit.auth import PublicKey
 from protos.billing.v1 import billing_pb2_grpc
@@ -71,6 +74,48 @@ CHANNEL_OPTIONS: list[tuple[str, Any]] = [
 ]
 
 
+_client_duration = metrics.get_meter("portal.gateway").create_histogram(
+    "rpc.client.duration", unit="ms", description="Duration of the gateway's outbound gRPC calls"
+)
+
+
+class _Duration(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[misc]
+    """rpc.client.duration per call (OpenTelemetry RPC semantic conventions)."""
+
+    async def _timed(self, continuation: Any, details: Any, request: Any, streaming: bool) -> Any:
+        method = details.method.decode() if isinstance(details.method, bytes) else str(details.method)
+        service, _, name = method.strip("/").partition("/")
+        started = time.perf_counter()
+        call = await continuation(details, request)
+        if streaming:
+            return call  # streams last as long as the client listens: not a latency
+        code = grpc.StatusCode.OK
+        try:
+            await call  # the caller awaits the same call next and gets the same outcome
+        except grpc.aio.AioRpcError as error:
+            code = error.code()
+        except asyncio.CancelledError:
+            code = grpc.StatusCode.CANCELLED
+            raise
+        finally:
+            _client_duration.record(
+                (time.perf_counter() - started) * 1000,
+                {
+                    "rpc.system": "grpc",
+                    "rpc.service": service,
+                    "rpc.method": name,
+                    "rpc.grpc.status_code": code.value[0],
+                },
+            )
+        return call
+
+    async def intercept_unary_unary(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
+        return await self._timed(continuation, client_call_details, request, False)
+
+    async def intercept_unary_stream(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
+        return await self._timed(continuation, client_call_details, request, True)
+
+
 @dataclass
 class ServiceClients:
     addresses: dict[str, str]
@@ -81,7 +126,7 @@ class ServiceClients:
     def start(self) -> None:
         for name, address in self.addresses.items():
             options = [*CHANNEL_OPTIONS, ("grpc.service_config", service_config(STUBS[name]))]
-            channel = grpc.aio.insecure_channel(address, options=options)
+            channel = grpc.aio.insecure_channel(address, options=options, interceptors=[_Duration()])
             self.channels[name] = channel
             self.stubs[name] = STUBS[name](channel)
 

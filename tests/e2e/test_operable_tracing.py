@@ -35,3 +35,18 @@ async def test_graphql_operation_and_resolver_spans_carry_no_secret(gql, spans):
         text = _values(span)
         assert PASSWORD not in text, span.name
         assert token not in text, span.name
+
+
+async def test_rpc_client_duration_is_recorded_per_method(gql, tokens, metric_reader):
+    await gql.ok("{ me { email } }", token=await tokens("user@acme.test"))
+    points = [
+        point
+        for resource in metric_reader.get_metrics_data().resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        if metric.name == "rpc.client.duration"
+        for point in metric.data.data_points
+    ]
+    methods = {(p.attributes["rpc.service"], p.attributes["rpc.method"]) for p in points}
+    assert ("identity.v1.IdentityService", "GetMe") in methods
+    assert all(p.attributes["rpc.system"] == "grpc" for p in points)
