@@ -50,6 +50,7 @@ def known_portal_variables() -> set[str]:
     for service in SERVICES:
         names |= {f"PORTAL_{service.upper()}_{suffix}" for suffix in ("MONGODB_URI", "GRPC_PORT", "GRPC_ADDR")}
     names |= {f"PORTAL_BOOTSTRAP_ADMIN_{field.upper()}" for field in BootstrapAdmin.model_fields}
+    names |= {"PORTAL_SEED_GATEWAY_URL"}  # devstack.seed_api
     return names | {"PORTAL_LOG_LEVEL"}  # portalkit.telemetry.setup_logging
 
 

@@ -36,7 +36,7 @@ def test_bootstrap_admin_and_cors_are_configurable():
     assert {"PORTAL_BOOTSTRAP_ADMIN_EMAIL", "PORTAL_BOOTSTRAP_ADMIN_PASSWORD"} <= set(identity)
     assert "PORTAL_CORS_ORIGINS" in services["gateway"]["environment"]
     for name, service in services.items():
-        if name != "identity":
+        if name not in ("identity", "seed-api"):  # identity makes the admin, the API seed signs in with it
             assert "PORTAL_BOOTSTRAP_ADMIN_PASSWORD" not in (service.get("environment") or {}), name
 
 
@@ -96,8 +96,8 @@ def test_k8s_network_policies_deny_by_default_and_allow_the_paths_that_exist():
             for rule in spec["egress"]
             for peer in rule["to"]
         }
-        assert {f"{name}-mongodb", "rabbitmq"} <= egress_targets
-        assert not {f"{other}-mongodb" for other in APPS if other != name} & egress_targets
+        assert {f"{name}-mongo", "rabbitmq"} <= egress_targets
+        assert not {f"{other}-mongo" for other in APPS if other != name} & egress_targets
 
 
 CHECKOV = "checkov==3.3.30"  # pinned; run in its own tool environment (uv), not in the project's
@@ -128,3 +128,14 @@ def test_policy_scanner_finds_nothing_in_the_built_manifests(tmp_path):
     # every skip is one of the two justified next to each Deployment's metadata
     skipped = {c["check_id"] for c in report["results"]["skipped_checks"]}
     assert skipped <= {"CKV_K8S_43", "CKV_K8S_35"}, skipped
+
+
+def test_seed_runs_as_a_compose_service_and_a_k8s_job_through_the_api():
+    seed = _services()["seed-api"]
+    assert seed["command"] == ["-m", "devstack.seed_api"] and seed["restart"] == "no"
+    assert seed["environment"]["PORTAL_SEED_GATEWAY_URL"] == "http://gateway:8000"
+    (job,) = yaml.safe_load_all((ROOT / "deploy" / "k8s" / "seed-job.yaml").read_text())
+    assert job["kind"] == "Job"
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["-m", "devstack.seed_api"]
+    assert {e["name"] for e in container["env"]} >= {"PORTAL_SEED_GATEWAY_URL", "PORTAL_BOOTSTRAP_ADMIN_PASSWORD"}
