@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from cross_web import HTTPException
 from opentelemetry import context as otel_context
+from opentelemetry import trace
 from opentelemetry.instrumentation.starlette import StarletteInstrumentor
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
@@ -115,6 +117,51 @@ class BodySizeLimit:
         await self.app(scope, receive, send)
 
 
+access_log = logging.getLogger("gateway.access")
+
+
+class AccessLog:
+    """One JSON access log line per HTTP request, inside the request's server span (so it carries
+    its trace and span ids); uvicorn's own access log stays off."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            context = trace.get_current_span().get_span_context()
+            client = scope.get("client") or ("", 0)
+            access_log.info(
+                "%s %s %s",
+                scope["method"],
+                scope["path"],
+                status,
+                extra={
+                    "http.request.method": scope["method"],
+                    "url.path": scope["path"],
+                    "http.response.status_code": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "client.address": client[0],
+                    "trace_id": format(context.trace_id, "032x") if context.is_valid else "",
+                    "span_id": format(context.span_id, "016x") if context.is_valid else "",
+                },
+            )
+
+
 class FreshTraceContext:
     """Each inbound request starts from an empty OpenTelemetry context: its parent can only come
     from the caller's traceparent header, never from whatever the serving task happened to carry."""
@@ -191,6 +238,7 @@ def create_app(
             allow_credentials=not wildcard,  # never credentials for any origin
             max_age=600,
         )
+    app.add_middleware(AccessLog)  # inside the server span added next
     StarletteInstrumentor.instrument_app(app)
     app.add_middleware(FreshTraceContext)  # added last: outermost
     return app

@@ -50,3 +50,19 @@ async def test_rpc_client_duration_is_recorded_per_method(gql, tokens, metric_re
     methods = {(p.attributes["rpc.service"], p.attributes["rpc.method"]) for p in points}
     assert ("identity.v1.IdentityService", "GetMe") in methods
     assert all(p.attributes["rpc.system"] == "grpc" for p in points)
+
+
+async def test_access_log_line_per_request_with_its_trace_id(http, spans, caplog):
+    spans.clear()
+    with caplog.at_level("INFO", logger="gateway.access"):
+        response = await http.post("/graphql", json={"query": "{ __typename }"})
+        assert response.status_code == 200
+        await until(lambda: _has_access_record(caplog), "the access log line was written")
+    (record,) = [r for r in caplog.records if r.name == "gateway.access" and r.getMessage() == "POST /graphql 200"]
+    assert record.duration_ms >= 0 and len(record.trace_id) == 32
+    server_spans = [s for s in spans.get_finished_spans() if format(s.context.trace_id, "032x") == record.trace_id]
+    assert server_spans, "the logged trace id is the request's trace"
+
+
+async def _has_access_record(caplog) -> bool:
+    return any(r.name == "gateway.access" for r in caplog.records)
