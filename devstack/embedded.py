@@ -19,6 +19,7 @@ from gateway.app import create_app
 from gateway.clients import ServiceClients
 from gateway.serving import proxy_options
 from portalkit import config
+from portalkit.auth import TokenVerifier
 from portalkit.clock import Clock
 from portalkit.events import EventBus, InProcessBus, RetryPolicy, connect_bus
 from portalkit.mail import Mailer
@@ -27,7 +28,6 @@ from services.billing import service as billing
 from services.cases import service as cases
 from services.contacts import service as contacts
 from services.identity import service as identity
-from services.identity.client import token_verifier
 
 log = logging.getLogger(__name__)
 # The services of the stack: (build, settings class). identity first: the others fetch its keys.
@@ -70,8 +70,11 @@ class Stack:
 async def serve_http(
     app: Any, port: int = 0, trusted_proxies: str = ""
 ) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
-    """Serve an ASGI app on loopback in this loop; returns once it listens (port 0 = any free one)."""
-    config = uvicorn.Config(
+    """Serve an ASGI app on loopback in this loop; returns once it listens (port 0 = any free one).
+    A port in use is one line naming PORTAL_GATEWAY_PORT (PortInUse), not uvicorn's traceback."""
+    if port:
+        config.ensure_port_free("127.0.0.1", port, "gateway", "PORTAL_GATEWAY_PORT")
+    uvicorn_config = uvicorn.Config(
         app,
         host="127.0.0.1",
         port=port,
@@ -80,7 +83,7 @@ async def serve_http(
         ws="websockets-sansio",
         **proxy_options(trusted_proxies),
     )
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn_config)
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
@@ -122,7 +125,15 @@ async def start_stack(
     for name, (build, settings_class) in SERVICES.items():
         settings = config.settings_for(settings_class, overrides)
         service = build(settings, Infrastructure(bus=await new_bus(), mailer=mailer, clock=clock))
-        await service.start(f"127.0.0.1:{settings.grpc_port if fixed_ports else 0}")
+        try:
+            await service.start(f"127.0.0.1:{settings.grpc_port if fixed_ports else 0}")
+        except BaseException:  # e.g. PortInUse: leave nothing of this stack running
+            for started in reversed(list(services.values())):
+                await started.stop()
+            for bus in buses:
+                with contextlib.suppress(Exception):
+                    await bus.close()
+            raise
         services[name] = service
         if name == "identity":
             overrides["identity_grpc_addr"] = f"127.0.0.1:{service.port}"
@@ -130,11 +141,11 @@ async def start_stack(
     clients = ServiceClients(
         {name: f"127.0.0.1:{svc.port}" for name, svc in services.items()}, deadline=shared.grpc_deadline_seconds
     )
-    verifier = token_verifier(overrides["identity_grpc_addr"])
     app = create_app(
         clients,
-        verifier,
+        TokenVerifier(clients.signing_keys),
         await new_bus(),
+        cors_origins=config.cors_origin_list(shared.cors_origins),
         introspection=shared.graphql_introspection,
         trusted_documents=shared.trusted_documents,
         batching=shared.graphql_batching,

@@ -9,9 +9,9 @@ from gateway.app import create_app
 from gateway.clients import ServiceClients
 from gateway.serving import proxy_options
 from portalkit import config
+from portalkit.auth import TokenVerifier
 from portalkit.events import connect_bus
 from portalkit.telemetry import setup_logging, setup_telemetry
-from services.identity.client import token_verifier
 
 
 def main() -> None:
@@ -21,7 +21,10 @@ def main() -> None:
     clients = ServiceClients(
         {name: config.service_grpc_address(name) for name in config.SERVICES}, deadline=settings.grpc_deadline_seconds
     )
-    verifier = token_verifier(settings.identity_grpc_addr)
+    verifier = TokenVerifier(clients.signing_keys)  # over the identity channel: retries, waits for ready
+
+    host = "0.0.0.0"  # noqa: S104 - in a container the gateway listens on all interfaces
+    config.ensure_port_free(host, settings.gateway_port, "gateway", "PORTAL_GATEWAY_PORT")
 
     async def serve() -> None:
         bus = await connect_bus(settings.amqp_url, allow_in_process=False)
@@ -29,6 +32,7 @@ def main() -> None:
             clients,
             verifier,
             bus,
+            cors_origins=config.cors_origin_list(settings.cors_origins),
             introspection=settings.graphql_introspection,
             trusted_documents=settings.trusted_documents,
             batching=settings.graphql_batching,
@@ -40,6 +44,7 @@ def main() -> None:
                 host=host,
                 port=settings.gateway_port,
                 ws="websockets-sansio",
+                log_config=None,  # uvicorn's records go through our JSON handler
                 **proxy_options(settings.trusted_proxies),
             )
         )

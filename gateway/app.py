@@ -6,17 +6,21 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import time
 from asyncio import FIRST_COMPLETED
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from typing import Any
 
 import orjson
 from cross_web import HTTPException
 from opentelemetry import context as otel_context
+from opentelemetry import trace
 from opentelemetry.instrumentation.starlette import StarletteInstrumentor
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -35,15 +39,21 @@ from gateway.schema.billing.downloads import download_routes
 from gateway.schema.cases.downloads import attachment_route
 from gateway.schema.root import POLICY, schema
 from gateway.tokens import CachedVerifier
+from gateway.tracing import PortalTracing
 from portalkit.auth import TokenVerifier
 from portalkit.events import EventBus
 
 log = logging.getLogger(__name__)
+if PortalTracing not in schema.extensions:  # GraphQL spans per operation and resolver, secrets filtered
+    schema.extensions = (*schema.extensions, PortalTracing)
 MAX_BODY_BYTES = 1 << 20  # JSON bodies; uploads get their own limit
 MAX_SOCKETS_PER_CLIENT = 50
 WS_INIT_SECONDS = 10.0
 REQUEST_ERROR_REASONS = {405: "METHOD_NOT_ALLOWED", 413: "BODY_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE"}
 MAX_UPLOAD_BODY_BYTES = 4 << 20  # multipart GraphQL uploads (case attachments: the cases service checks each file)
+GZIP_MINIMUM_BYTES = 1024
+# What browser GraphQL clients send (graphql-ws negotiates on the WebSocket, which CORS does not gate).
+CORS_HEADERS = ("Authorization", "Content-Type", "Accept", "traceparent", "tracestate")
 
 
 def _error_body(message: str, code: str, reason: str = "") -> dict[str, Any]:
@@ -208,6 +218,51 @@ class BodySizeLimit:
         await self.app(scope, receive, send)
 
 
+access_log = logging.getLogger("gateway.access")
+
+
+class AccessLog:
+    """One JSON access log line per HTTP request, inside the request's server span (so it carries
+    its trace and span ids); uvicorn's own access log stays off."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            context = trace.get_current_span().get_span_context()
+            client = scope.get("client") or ("", 0)
+            access_log.info(
+                "%s %s %s",
+                scope["method"],
+                scope["path"],
+                status,
+                extra={
+                    "http.request.method": scope["method"],
+                    "url.path": scope["path"],
+                    "http.response.status_code": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "client.address": client[0],
+                    "trace_id": format(context.trace_id, "032x") if context.is_valid else "",
+                    "span_id": format(context.span_id, "016x") if context.is_valid else "",
+                },
+            )
+
+
 class FreshTraceContext:
     """Each inbound request starts from an empty OpenTelemetry context: its parent can only come
     from the caller's traceparent header, never from whatever the serving task happened to carry."""
@@ -228,11 +283,13 @@ def create_app(
     verifier: TokenVerifier,
     bus: EventBus | None,
     *,
+    cors_origins: Sequence[str] = (),
     introspection: bool = True,
     trusted_documents: str = "",
     batching: int = 0,
 ) -> Starlette:
     """`clients` are started in the lifespan (channels must be made inside the running loop).
+    `cors_origins`: browser origins allowed to call (PORTAL_CORS_ORIGINS); empty = same origin only.
     `introspection`: PORTAL_GRAPHQL_INTROSPECTION (introspection and field suggestions);
     `trusted_documents`: PORTAL_TRUSTED_DOCUMENTS (only those run); `batching`: PORTAL_GRAPHQL_BATCHING
     (at most that many operations per JSON array body; 0 = no batching)."""
@@ -254,14 +311,23 @@ def create_app(
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
+        """Ready = this gateway answers and can verify tokens. A service being down is not a reason
+        to drain every replica (its fields fail alone); see /healthz/detail for each dependency."""
+        keys = await verifier.ready()
+        return JSONResponse({"ready": keys, "signingKeys": keys}, status_code=200 if keys else 503)
+
+    async def health_detail(request: Request) -> Response:
         services = await clients.health()
-        ready = all(services.values())
-        return JSONResponse({"ready": ready, "services": services}, status_code=200 if ready else 503)
+        keys = await verifier.ready()
+        connection = getattr(bus, "_connection", None)
+        broker = None if bus is None else connection is None or not getattr(connection, "is_closed", False)
+        return JSONResponse({"ready": keys, "signingKeys": keys, "services": services, "broker": broker})
 
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/healthz/detail", health_detail),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             attachment_route(clients),
@@ -272,6 +338,23 @@ def create_app(
     )
     app.state.live = live  # for tests and ops; resolvers use info.context.live
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(
+        GZipMiddleware,
+        minimum_size=GZIP_MINIMUM_BYTES,
+        compresslevel=6,
+        exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "multipart/mixed"),
+    )
+    if cors_origins:
+        wildcard = "*" in cors_origins
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=["*"] if wildcard else list(cors_origins),
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=list(CORS_HEADERS),
+            allow_credentials=not wildcard,  # never credentials for any origin
+            max_age=600,
+        )
+    app.add_middleware(AccessLog)  # inside the server span added next
     StarletteInstrumentor.instrument_app(app)
     app.add_middleware(FreshTraceContext)  # added last: outermost
     return app

@@ -8,6 +8,7 @@ so no service trusts a bare header and none can mint a token.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import time
 import uuid
@@ -84,26 +85,62 @@ KeySource = Callable[[], Awaitable[Sequence[PublicKey]]]
 
 
 class TokenVerifier:
-    """Verifies signature, issuer, audience and expiry. Keys come from `key_source`."""
+    """Verifies signature, issuer, audience and expiry. Keys come from `key_source`.
+
+    The key set is only replaced by a fetch that succeeded; an unknown key id triggers a refetch, at
+    most one per `refresh_interval` after a success, at once after a failure (so identity being
+    unreachable once does not lock valid tokens out)."""
 
     def __init__(self, key_source: KeySource, refresh_interval: float = 30.0) -> None:
         self._key_source = key_source
         self._keys: dict[str, Ed25519PublicKey] = {}
-        self._fetched_at = 0.0
+        self._fetched_at = float("-inf")  # last successful fetch
+        self._failed_at = float("-inf")  # last failed fetch
         self._refresh_interval = refresh_interval
         self._lock = asyncio.Lock()
+        self._last_error: Exception | None = None
+
+    def _may_fetch(self, asked_at: float) -> bool:
+        """At most one fetch per interval after a success; after a failure, the next request that
+        arrived after it tries again (single flight: waiters share the outcome of the fetch in progress)."""
+        return time.monotonic() - self._fetched_at > self._refresh_interval and self._failed_at < asked_at
+
+    async def refresh(self) -> None:
+        """Fetch the keys now; on failure the old set stays and the error is raised."""
+        try:
+            fetched = await self._key_source()
+        except Exception as exc:
+            self._failed_at = time.monotonic()
+            self._last_error = exc
+            raise
+        keys = {}
+        for key in fetched:
+            loaded = serialization.load_pem_public_key(key.pem.encode())
+            if isinstance(loaded, Ed25519PublicKey):
+                keys[key.key_id] = loaded
+        self._keys = keys
+        self._fetched_at = time.monotonic()
+        self._last_error = None
+
+    async def ready(self) -> bool:
+        """Readiness: signing keys are at hand (fetched once, or fetchable now)."""
+        if self._keys:
+            return True
+        asked_at = time.monotonic()
+        async with self._lock:
+            if not self._keys and self._may_fetch(asked_at):
+                with contextlib.suppress(Exception):
+                    await self.refresh()
+        return bool(self._keys)
 
     async def _key(self, key_id: str) -> Ed25519PublicKey | None:
-        if key_id not in self._keys and time.monotonic() - self._fetched_at > self._refresh_interval:
+        asked_at = time.monotonic()
+        if key_id not in self._keys and self._may_fetch(asked_at):
             async with self._lock:
-                if key_id not in self._keys:
-                    self._fetched_at = time.monotonic()
-                    keys = {}
-                    for key in await self._key_source():
-                        loaded = serialization.load_pem_public_key(key.pem.encode())
-                        if isinstance(loaded, Ed25519PublicKey):
-                            keys[key.key_id] = loaded
-                    self._keys = keys
+                if key_id not in self._keys and self._may_fetch(asked_at):
+                    await self.refresh()
+        if key_id not in self._keys and self._last_error is not None:
+            raise self._last_error  # identity unreachable: not the token's fault
         return self._keys.get(key_id)
 
     async def verify(self, token: str) -> Caller:

@@ -8,6 +8,7 @@ Keyword arguments override the environment, which is how the embedded stack and 
 from __future__ import annotations
 
 import os
+import socket
 from typing import Any, ClassVar
 
 from pydantic import model_validator
@@ -41,6 +42,8 @@ class PortalSettings(BaseSettings):
     grpc_deadline_seconds: float = 5.0
     # Where identity is reached for its public signing keys (every process verifies tokens).
     identity_grpc_addr: str = ""
+    # Comma-separated browser origins allowed to call the gateway; empty = same origin only ("*" = any, no credentials).
+    cors_origins: str = ""
     # Introspection and "Did you mean …" suggestions for callers: on for the embedded run, off in production.
     graphql_introspection: bool = True
     # gRPC server reflection (lets grpcurl list the API); off unless asked for (the embedded run does).
@@ -78,6 +81,28 @@ class ServiceSettings(PortalSettings):
     @property
     def database_name(self) -> str:
         return f"portal_{self.service}"
+
+
+class PortInUse(SystemExit):
+    """Exits with one line (no traceback) naming the port and the variable that moves it."""
+
+
+def port_in_use_message(component: str, address: str, variable: str) -> str:
+    return f"{component}: cannot listen on {address} (port in use?); set {variable} to a free port"
+
+
+def ensure_port_free(host: str, port: int, component: str, variable: str) -> None:
+    """Bind-test `host:port` (without SO_REUSEPORT) and raise PortInUse if something listens there."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise PortInUse(port_in_use_message(component, f"{host}:{port}", variable)) from exc
+
+
+def cors_origin_list(value: str) -> list[str]:
+    return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
 
 
 def settings_for(kind: type[PortalSettings], overrides: dict[str, Any] | None = None) -> Any:

@@ -178,9 +178,12 @@ class RabbitBus:
         for key in routing_keys:
             await main.bind(exchange, routing_key=key)
         retry_queue = f"{queue}.retry"
+        # A live (per-process) queue's retry queue never has a consumer, so auto-delete alone never
+        # fires: it is exclusive too, gone when this connection closes (or its process dies).
         await channel.declare_queue(
             retry_queue,
             durable=not exclusive,
+            exclusive=exclusive,
             auto_delete=exclusive,
             arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": queue},
         )

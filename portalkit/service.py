@@ -23,7 +23,7 @@ import grpc.aio
 from portalkit import mongo
 from portalkit.auth import Caller
 from portalkit.clock import Clock
-from portalkit.config import ServiceSettings
+from portalkit.config import PortInUse, ServiceSettings, ensure_port_free, port_in_use_message
 from portalkit.consumers import Consumer, subscribe_all
 from portalkit.events import EventBus, connect_bus
 from portalkit.grpc_server import ServiceServer
@@ -79,10 +79,6 @@ class Store(Protocol):
     async def ensure_indexes(self) -> None: ...
 
 
-class PortInUse(SystemExit):
-    pass
-
-
 @dataclass
 class Service:
     settings: ServiceSettings
@@ -95,6 +91,8 @@ class Service:
     # Long-running background work (schedules, builders, listeners): started after the server,
     # cancelled first at stop. Each must be safe with several instances running it.
     jobs: Sequence[Callable[[], Coroutine[Any, Any, None]]] = ()
+    # steps run once the store's indexes exist, before the server listens (e.g. identity's bootstrap admin)
+    on_start: Sequence[Callable[[], Awaitable[None]]] = ()
     relay: OutboxRelay | None = None
     server: ServiceServer | None = None
     _own_bus: bool = False
@@ -111,11 +109,18 @@ class Service:
     async def start(self, address: str = "") -> int:
         """Start everything; returns the bound gRPC port. `address` defaults to all interfaces on
         the configured port."""
+        address = address or f"0.0.0.0:{self.settings.grpc_port}"
+        variable = f"PORTAL_{self.name.upper()}_GRPC_PORT"
+        host, _, port = address.rpartition(":")
+        if port.isdigit() and int(port):
+            ensure_port_free(host.strip("[]") or "0.0.0.0", int(port), self.name, variable)  # noqa: S104
         if self.infra.bus is None:
             self.infra.bus = await connect_bus(self.settings.amqp_url, allow_in_process=False)
             self._own_bus = True
         assert self.infra.mailer is not None
         await self.store.ensure_indexes()
+        for step in self.on_start:
+            await step()
         self.relay = OutboxRelay(
             self.store.aggregates, self.infra.bus, self.infra.mailer, self.settings.outbox_poll_seconds
         )
@@ -130,14 +135,12 @@ class Service:
             api.public_methods,
             reflection_enabled=self.settings.grpc_reflection,
         )
-        address = address or f"0.0.0.0:{self.settings.grpc_port}"
         try:
-            port = await self.server.start(address)
+            bound = await self.server.start(address)
         except RuntimeError as exc:
-            variable = f"PORTAL_{self.name.upper()}_GRPC_PORT"
-            raise PortInUse(f"{self.name}: cannot listen on {address} (in use?); set {variable}") from exc
+            raise PortInUse(port_in_use_message(self.name, address, variable)) from exc
         self._job_tasks = [asyncio.create_task(job(), name=f"{self.name}-{job.__name__}") for job in self.jobs]
-        return port
+        return bound
 
     async def stop(self) -> None:
         for task in self._job_tasks:

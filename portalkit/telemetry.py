@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -37,10 +38,18 @@ class _TraceIdsFilter(logging.Filter):
         return True
 
 
+class _ZonedJsonFormatter(JsonFormatter):
+    """ISO 8601 timestamps with the zone (UTC), e.g. 2026-11-23T22:03:24.157+00:00."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+
+
 def setup_logging(level: str | None = None) -> None:
+    """JSON lines on stderr with trace ids; uvicorn's loggers propagate here (run it with log_config=None)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        JsonFormatter(
+        _ZonedJsonFormatter(
             "%(asctime)s %(levelname)s %(name)s %(message)s %(trace_id)s %(span_id)s",
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
         )
@@ -53,24 +62,71 @@ def setup_logging(level: str | None = None) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+SIGNALS = {"traces": "OTEL_TRACES_EXPORTER", "metrics": "OTEL_METRICS_EXPORTER", "logs": "OTEL_LOGS_EXPORTER"}
+
+
+def _exporter_names(signal: str) -> list[str]:
+    """The exporters of one signal as the SDK reads them (OTEL_<SIGNAL>_EXPORTER = otlp, console,
+    none, ...; `otlp` follows OTEL_EXPORTER_OTLP[_<SIGNAL>]_PROTOCOL: grpc or http/protobuf). When
+    the exporter variable is unset, a signal is exported over OTLP only if an endpoint is configured
+    for it (OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT); otherwise it stays in
+    process, so a plain run or test sends nothing anywhere."""
+    from opentelemetry.sdk._configuration import _get_exporter_names
+
+    variable = SIGNALS[signal]
+    if not os.environ.get(variable):
+        endpoint = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(
+            f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT"
+        )
+        return _get_exporter_names_with(variable, "otlp" if endpoint else "none", _get_exporter_names, signal)
+    return list(_get_exporter_names(signal))  # type: ignore[arg-type]
+
+
+def _get_exporter_names_with(variable: str, value: str, get: Any, signal: str) -> list[str]:
+    os.environ[variable] = value
+    try:
+        return list(get(signal))
+    finally:
+        del os.environ[variable]
+
+
 def setup_telemetry(service_name: str, metric_readers: list[MetricReader] | None = None) -> TracerProvider:
-    """Install the tracer and meter providers and the gRPC and AMQP instrumentations (once per
+    """Install the tracer, meter and logger providers from the standard OTEL_* variables (the SDK
+    picks and configures the exporters: endpoints, headers, protocol, timeouts; Resource.create reads
+    OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES) and the gRPC and AMQP instrumentations (once per
     process). `metric_readers` lets tests read metrics in process."""
     global _provider
     if _provider is not None:
         return _provider
-    os.environ.setdefault("OTEL_SERVICE_NAME", service_name)
-    resource = Resource.create({"service.name": os.environ["OTEL_SERVICE_NAME"]})
-    provider = TracerProvider(resource=resource)
-    readers = list(metric_readers or [])
-    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
-        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    from opentelemetry._logs import set_logger_provider
+    from opentelemetry.instrumentation.logging.handler import LoggingHandler
+    from opentelemetry.sdk._configuration import _import_exporters
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-        readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
+    # OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES win over the component's own name
+    named = os.environ.get("OTEL_SERVICE_NAME") or "service.name=" in os.environ.get("OTEL_RESOURCE_ATTRIBUTES", "")
+    resource = Resource.create({} if named else {"service.name": service_name})
+    span_exporters, metric_exporters, log_exporters = _import_exporters(
+        _exporter_names("traces"), _exporter_names("metrics"), _exporter_names("logs")
+    )
+    provider = TracerProvider(resource=resource)
+    for span_exporter in span_exporters.values():
+        provider.add_span_processor(BatchSpanProcessor(span_exporter()))
+    readers = list(metric_readers or [])
+    for metric_exporter in metric_exporters.values():
+        if issubclass(metric_exporter, MetricReader):
+            readers.append(metric_exporter())
+        else:
+            readers.append(PeriodicExportingMetricReader(metric_exporter()))
     trace.set_tracer_provider(provider)
     metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=readers))
+    if log_exporters:
+        logger_provider = LoggerProvider(resource=resource)
+        for log_exporter in log_exporters.values():
+            logger_provider.add_log_record_processor(BatchLogRecordProcessor(log_exporter()))
+        set_logger_provider(logger_provider)
+        logging.getLogger().addHandler(LoggingHandler(level=logging.NOTSET, logger_provider=logger_provider))
 
     from opentelemetry.instrumentation.aio_pika import AioPikaInstrumentor
     from opentelemetry.instrumentation.grpc import GrpcAioInstrumentorClient, GrpcAioInstrumentorServer

@@ -25,6 +25,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from devstack.embedded import SERVICES as STACK
 from portalkit import config
+from services.identity.bootstrap import BootstrapAdmin
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
@@ -48,6 +49,8 @@ def known_portal_variables() -> set[str]:
         names |= {f"PORTAL_{field.upper()}" for field in settings_class.model_fields}
     for service in SERVICES:
         names |= {f"PORTAL_{service.upper()}_{suffix}" for suffix in ("MONGODB_URI", "GRPC_PORT", "GRPC_ADDR")}
+    names |= {f"PORTAL_BOOTSTRAP_ADMIN_{field.upper()}" for field in BootstrapAdmin.model_fields}
+    names |= {"PORTAL_SEED_GATEWAY_URL"}  # devstack.seed_api
     return names | {"PORTAL_LOG_LEVEL"}  # portalkit.telemetry.setup_logging
 
 
@@ -93,7 +96,8 @@ def test_infrastructure_images_and_health_checks(services):
     rabbitmq = services["rabbitmq"]
     assert rabbitmq["image"].startswith("rabbitmq:3.13-management")
     assert healthcheck_command(rabbitmq) == ["rabbitmq-diagnostics", "-q", "ping"]
-    assert {"5672:5672", "15672:15672"} <= set(rabbitmq["ports"])
+    # the broker's default password never faces a network: its ports are on the host's loopback only
+    assert set(rabbitmq["ports"]) == {"127.0.0.1:5672:5672", "127.0.0.1:15672:15672"}
     assert services["jaeger"]["environment"]["COLLECTOR_OTLP_ENABLED"] == "true"
     assert "16686:16686" in services["jaeger"]["ports"]
     assert services["mailpit"]["image"].startswith("axllent/mailpit")

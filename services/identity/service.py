@@ -9,6 +9,7 @@ from portalkit.auth import Caller, PublicKey, TokenIssuer, TokenVerifier
 from portalkit.config import ServiceSettings
 from portalkit.service import GrpcApi, Infrastructure, Service
 from protos.identity.v1 import identity_pb2, identity_pb2_grpc
+from services.identity.bootstrap import bootstrap_step
 from services.identity.consumers import consumers
 from services.identity.domain import Identity, password_hasher
 from services.identity.events import IdentityMail
@@ -50,4 +51,6 @@ def build(settings: IdentitySettings, infra: Infrastructure | None = None) -> Se
         return await identity.current_caller(await verifier.verify(token))
 
     api = GrpcApi.of(identity_pb2, identity_pb2_grpc, IdentityHandlers(identity), PUBLIC_METHODS)
-    return Service(settings, infra, store, identity, api, authenticate, consumers(identity))
+    return Service(
+        settings, infra, store, identity, api, authenticate, consumers(identity), on_start=[bootstrap_step(identity)]
+    )

@@ -63,7 +63,8 @@ async def test_health_endpoints(http):
     assert (await http.get("/healthz")).status_code == 200
     ready = await http.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["services"] == {"identity": True, "contacts": True, "cases": True, "billing": True}
+    detail = (await http.get("/healthz/detail")).json()
+    assert detail["services"] == {"identity": True, "contacts": True, "cases": True, "billing": True}
 
 
 async def test_graphiql_is_served_locally(http):
