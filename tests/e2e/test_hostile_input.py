@@ -15,7 +15,6 @@ from gateway import app as app_module
 from gateway.schema import root as root_module
 from tests.support.graphql import code_of
 
-
 # A health check must be answered while hostile requests are in flight (a blocked event loop took
 # 7-10 s before the limits came first). Not a speed assertion: 2 s absorbs a loaded CI machine.
 HEALTH_SECONDS = 2.0
