@@ -9,6 +9,7 @@ import re
 from collections.abc import Generator
 from typing import Any
 
+from opentelemetry import trace
 from strawberry.extensions import LifecycleStep
 from strawberry.extensions.tracing import OpenTelemetryExtension
 from strawberry.types.execution import ExecutionContext
@@ -39,6 +40,12 @@ def redact_literals(query: str) -> str:
 class PortalTracing(OpenTelemetryExtension):
     def __init__(self, *, execution_context: ExecutionContext | None = None) -> None:
         super().__init__(execution_context=execution_context, arg_filter=filter_args)
+
+    def resolve(self, _next: Any, root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
+        # a resolver span only inside a recorded trace: unsampled requests pay nothing per field
+        if not trace.get_current_span().is_recording():
+            return _next(root, info, *args, **kwargs)
+        return super().resolve(_next, root, info, *args, **kwargs)
 
     def filter_resolver_args(self, args: dict[str, Any], info: Any) -> dict[str, Any]:
         # the base class deep-copies first, which fails on uploads (open files); ours only reads

@@ -21,8 +21,9 @@ from opentelemetry import metrics, propagate, trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider, sampling
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 from pythonjsonlogger.json import JsonFormatter
 
 _provider: TracerProvider | None = None
@@ -90,6 +91,29 @@ def _get_exporter_names_with(variable: str, value: str, get: Any, signal: str) -
         del os.environ[variable]
 
 
+class _WhenExported(Sampler):
+    """The configured sampler (OTEL_TRACES_SAMPLER / _ARG; default parent-based always-on) while a
+    span processor takes spans; while none does, every span is dropped at birth (non-recording), so
+    tracing costs next to nothing when nothing is exported. Trace context still propagates."""
+
+    def __init__(self) -> None:
+        self.exporting = False
+        self._configured: Sampler | None = None
+
+    def should_sample(self, *args: Any, **kwargs: Any) -> SamplingResult:
+        if not self.exporting:
+            return SamplingResult(Decision.DROP)
+        if self._configured is None:
+            self._configured = sampling._get_from_env_or_default()
+        return self._configured.should_sample(*args, **kwargs)
+
+    def get_description(self) -> str:
+        return "WhenExported"
+
+
+_SAMPLER = _WhenExported()
+
+
 def setup_telemetry(service_name: str, metric_readers: list[MetricReader] | None = None) -> TracerProvider:
     """Install the tracer, meter and logger providers from the standard OTEL_* variables (the SDK
     picks and configures the exporters: endpoints, headers, protocol, timeouts; Resource.create reads
@@ -110,9 +134,10 @@ def setup_telemetry(service_name: str, metric_readers: list[MetricReader] | None
     span_exporters, metric_exporters, log_exporters = _import_exporters(
         _exporter_names("traces"), _exporter_names("metrics"), _exporter_names("logs")
     )
-    provider = TracerProvider(resource=resource)
+    provider = TracerProvider(resource=resource, sampler=_SAMPLER)
     for span_exporter in span_exporters.values():
         provider.add_span_processor(BatchSpanProcessor(span_exporter()))
+        _SAMPLER.exporting = True
     readers = list(metric_readers or [])
     for metric_exporter in metric_exporters.values():
         if issubclass(metric_exporter, MetricReader):
@@ -142,6 +167,7 @@ def add_span_processor(processor: SpanProcessor) -> None:
     if _provider is None:
         raise RuntimeError("setup_telemetry() first")
     _provider.add_span_processor(processor)
+    _SAMPLER.exporting = True
 
 
 def tracer(name: str) -> trace.Tracer:
