@@ -46,6 +46,16 @@ class Event(BaseModel):
 # --- identity ---------------------------------------------------------------------------------
 
 
+class _AboutUser(Event):
+    """What every user event carries: the user, their account (none for staff) and contact."""
+
+    source = "identity"
+    subject_template = "user/{user_id}"
+    user_id: str
+    account_id: str | None
+    contact_id: str | None = None
+
+
 class AccountUpdated(Event):
     routing_key = "account.updated"
     source = "identity"
@@ -57,13 +67,8 @@ class AccountUpdated(Event):
     client_success_manager_id: str | None = None
 
 
-class InvitationSent(Event):
+class InvitationSent(_AboutUser):
     routing_key = "invitation.sent"
-    source = "identity"
-    subject_template = "user/{user_id}"
-    user_id: str
-    account_id: str | None
-    contact_id: str | None = None
     email: str
     role: str
     invitation_id: str
@@ -71,44 +76,24 @@ class InvitationSent(Event):
     resend: bool
 
 
-class InvitationAccepted(Event):
+class InvitationAccepted(_AboutUser):
     routing_key = "invitation.accepted"
-    source = "identity"
-    subject_template = "user/{user_id}"
-    user_id: str
-    account_id: str | None
-    contact_id: str | None = None
     invitation_id: str
 
 
-class UserActivated(Event):
+class UserActivated(_AboutUser):
     routing_key = "user.activated"
-    source = "identity"
-    subject_template = "user/{user_id}"
-    user_id: str
-    account_id: str | None
-    contact_id: str | None = None
     email: str
     role: str
 
 
-class UserDeactivated(Event):
+class UserDeactivated(_AboutUser):
     routing_key = "user.deactivated"
-    source = "identity"
-    subject_template = "user/{user_id}"
-    user_id: str
-    account_id: str | None
-    contact_id: str | None = None
     reason: str
 
 
-class UserRoleChanged(Event):
+class UserRoleChanged(_AboutUser):
     routing_key = "user.role_changed"
-    source = "identity"
-    subject_template = "user/{user_id}"
-    user_id: str
-    account_id: str | None
-    contact_id: str | None = None
     old_role: str
     new_role: str
 
@@ -193,13 +178,18 @@ class ContactPortalAccessChanged(Event):
 # --- cases ------------------------------------------------------------------------------------
 
 
-class CaseCreated(Event):
-    routing_key = "case.created"
+class _AboutCase(Event):
+    """What every case event carries: the case, its number and its account (none until linked)."""
+
     source = "cases"
     subject_template = "case/{case_id}"
     case_id: str
     number: str
     account_id: str | None
+
+
+class CaseCreated(_AboutCase):
+    routing_key = "case.created"
     requester_id: str | None
     subject: str
     priority: str
@@ -208,47 +198,27 @@ class CaseCreated(Event):
     related_case_id: str | None = None
 
 
-class CaseUpdated(Event):
+class CaseUpdated(_AboutCase):
     routing_key = "case.updated"
-    source = "cases"
-    subject_template = "case/{case_id}"
-    case_id: str
-    number: str
-    account_id: str | None
     changed: list[str]
 
 
-class CaseCommentAdded(Event):
+class CaseCommentAdded(_AboutCase):
     routing_key = "case.comment_added"
-    source = "cases"
-    subject_template = "case/{case_id}"
-    case_id: str
-    number: str
-    account_id: str | None
     comment_id: str
     author_id: str | None = None
     internal: bool
     channel: str
 
 
-class CaseStatusChanged(Event):
+class CaseStatusChanged(_AboutCase):
     routing_key = "case.status_changed"
-    source = "cases"
-    subject_template = "case/{case_id}"
-    case_id: str
-    number: str
-    account_id: str | None
     old_status: str
     new_status: str
 
 
-class CaseClosed(Event):
+class CaseClosed(_AboutCase):
     routing_key = "case.closed"
-    source = "cases"
-    subject_template = "case/{case_id}"
-    case_id: str
-    number: str
-    account_id: str | None
     closed_at: str
 
 

@@ -12,9 +12,8 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from portalkit.auth import Caller
-from portalkit.ids import new_id
 from services.cases.articles import DEMO_ARTICLES
-from services.cases.domain import Cases, Person, Upload
+from services.cases.domain import Cases, Person, Upload, new_article
 
 
 class Login(Protocol):
@@ -179,18 +178,5 @@ async def load_demo_articles(cases: Cases) -> int:
 
 
 def article_document(slug: str, title: str, body: str, product: str, tags: list[str], now: Any) -> dict[str, Any]:
-    return {
-        "_id": new_id("art"),
-        "slug": slug,
-        "title": title,
-        "body": body,
-        "product": product,
-        "tags": tags,
-        "helpful_count": 0,
-        "not_helpful_count": 0,
-        "votes": {},
-        "version": 1,
-        "created_at": now,
-        "updated_at": now,
-        "changed_at": now,
-    }
+    fields = {"slug": slug, "title": title, "body": body, "product": product, "tags": tags}
+    return new_article(fields, now)

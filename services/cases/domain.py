@@ -196,6 +196,33 @@ class Cases:
         requester = (await self.directory.people([caller.user_id], token)).get(caller.user_id)
         if requester is None:
             raise Unavailable("your user could not be read from the directory; try again shortly")
+        return await self._open_case(
+            account_id=caller.account_id,
+            requester_id=caller.user_id,
+            requester_email=requester.email,
+            requester_name=requester.name,
+            fields=fields,
+            channel=channel,
+            related=related,
+            files=files,
+            autoreply=lambda case: self.mails.autoreply(case, related["number"] if related else ""),
+        )
+
+    async def _open_case(
+        self,
+        *,
+        account_id: str,
+        requester_id: str,
+        requester_email: str,
+        requester_name: str,
+        fields: Doc,
+        channel: str,
+        related: Doc | None,
+        files: list[tuple[str, str, bytes]],
+        autoreply: Callable[[Doc], EmailMessage],
+    ) -> Doc:
+        """The one way a case begins (web or mail): the next number from the atomic counter, its ref
+        tag, its attachments, and case.created with the autoreply in the same write."""
         number = rules.case_number(await self.store.next_case_sequence())
         case_id = new_id("cas")
         now = self.clock.now()
@@ -205,10 +232,10 @@ class Cases:
             "number": number,
             "number_seq": int(number),
             "ref_tag": rules.ref_tag(self.secret, case_id, number),
-            "account_id": caller.account_id,
-            "requester_id": caller.user_id,
-            "requester_email": requester.email,
-            "requester_name": requester.name,
+            "account_id": account_id,
+            "requester_id": requester_id,
+            "requester_email": requester_email,
+            "requester_name": requester_name,
             **fields,
             "status": "NEW",
             "team": rules.FIRST_TEAM,
@@ -225,9 +252,7 @@ class Cases:
             "closed_at": None,
         }
         await self.store.insert_attachments(stored)
-        await self.store.insert_case(
-            case, [events.created(case), self.mails.autoreply(case, related["number"] if related else "")]
-        )
+        await self.store.insert_case(case, [events.created(case), autoreply(case)])
         return case
 
     def _attachment(self, case_id: str, comment_id: str, internal: bool, name: str, kind: str, content: bytes) -> Doc:
@@ -488,43 +513,22 @@ class Cases:
         related: Doc | None,
         related_closed: bool,
     ) -> Doc:
-        number = rules.case_number(await self.store.next_case_sequence())
-        case_id = new_id("cas")
-        now = self.clock.now()
-        stored = [self._attachment(case_id, "", False, name, kind, content) for name, kind, content in files]
-        case = {
-            "_id": case_id,
-            "number": number,
-            "number_seq": int(number),
-            "ref_tag": rules.ref_tag(self.secret, case_id, number),
-            "account_id": sender.account_id if sender else "",
-            "requester_id": sender.user_id if sender else "",
-            "requester_email": mail.sender,
-            "requester_name": mail.sender_name,
-            **rules.mail_case_fields(mail.subject, rules.mail_text(mail.text, refused)),
-            "status": "NEW",
-            "team": rules.FIRST_TEAM,
-            "assignee_id": "",
-            "assignee_email": "",
-            "channel": "EMAIL",
-            "related_case_id": related["_id"] if related else "",
-            "attachments": [_meta(a) for a in stored],
-            "comments": [],
-            "comment_count": 0,
-            "version": 1,
-            "created_at": now,
-            "updated_at": now,
-            "closed_at": None,
-        }
-        autoreply = self.mails.autoreply(
-            case,
-            related["number"] if related else "",
-            related_closed=related_closed,
-            unknown_sender=sender is None,
+        return await self._open_case(
+            account_id=sender.account_id if sender else "",
+            requester_id=sender.user_id if sender else "",
+            requester_email=mail.sender,
+            requester_name=mail.sender_name,
+            fields=rules.mail_case_fields(mail.subject, rules.mail_text(mail.text, refused)),
+            channel="EMAIL",
+            related=related,
+            files=files,
+            autoreply=lambda case: self.mails.autoreply(
+                case,
+                related["number"] if related else "",
+                related_closed=related_closed,
+                unknown_sender=sender is None,
+            ),
         )
-        await self.store.insert_attachments(stored)
-        await self.store.insert_case(case, [events.created(case), autoreply])
-        return case
 
     async def _mail_comment(
         self,
@@ -605,19 +609,7 @@ class Cases:
         """SUPPORT_ADMIN: a new article, or a new version of the one with that slug; searchable at once."""
         if not is_support_admin(caller):
             raise Forbidden("only a support administrator publishes articles")
-        fields = rules.article_fields(values)
-        now = self.clock.now()
-        article = {
-            "_id": new_id("art"),
-            **fields,
-            "helpful_count": 0,
-            "not_helpful_count": 0,
-            "votes": {},
-            "version": 1,
-            "created_at": now,
-            "updated_at": now,
-            "changed_at": now,
-        }
+        article = new_article(rules.article_fields(values), self.clock.now())
         saved = await self.store.publish_article(article)
         self._index([saved])
         return {k: v for k, v in saved.items() if k != "votes"}
@@ -742,3 +734,18 @@ def _decode_comment_cursor(token: str) -> str:
     if not value.startswith("cmt_"):
         raise InvalidInput("invalid page token; start again from the first page", reason="INVALID_CURSOR")
     return value
+
+
+def new_article(fields: Doc, now: datetime) -> Doc:
+    """A published article (checked fields from rules.article_fields), with no votes yet."""
+    return {
+        "_id": new_id("art"),
+        **fields,
+        "helpful_count": 0,
+        "not_helpful_count": 0,
+        "votes": {},
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+        "changed_at": now,
+    }
