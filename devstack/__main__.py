@@ -9,7 +9,7 @@ import signal
 
 from devstack.embedded import start_stack
 from portalkit import config
-from portalkit.telemetry import setup_logging, setup_telemetry
+from portalkit.telemetry import component, setup_logging, setup_telemetry
 from services.billing.demo import load_demo as load_demo_billing
 from services.cases.demo import load_demo as load_demo_cases
 from services.contacts.demo import load_demo as load_demo_contacts
@@ -24,11 +24,15 @@ async def main() -> None:
         fixed_ports=True,
         gateway_port=settings.gateway_port,
     )
-    logins = await load_demo(stack.services["identity"].domain)
+    with component("portal-identity"):
+        logins = await load_demo(stack.services["identity"].domain)
     accounts = {login.account: login.account_id for login in logins if login.account_id}
-    await load_demo_contacts(stack.services["contacts"].domain, accounts)
-    await load_demo_cases(stack.services["cases"].domain, logins)
-    await load_demo_billing(stack.services["billing"].domain, accounts)
+    with component("portal-contacts"):
+        await load_demo_contacts(stack.services["contacts"].domain, accounts)
+    with component("portal-cases"):
+        await load_demo_cases(stack.services["cases"].domain, logins)
+    with component("portal-billing"):
+        await load_demo_billing(stack.services["billing"].domain, accounts)
     bus_kind = type(stack.buses[0]).__name__
     mail = f"SMTP {settings.smtp_url}" if settings.smtp_url else f"folder {settings.mail_dir}"
     lines = [

@@ -24,6 +24,7 @@ from portalkit.clock import Clock
 from portalkit.events import EventBus, InProcessBus, RetryPolicy, connect_bus
 from portalkit.mail import Mailer
 from portalkit.service import Infrastructure, Service
+from portalkit.telemetry import component
 from services.billing import service as billing
 from services.cases import service as cases
 from services.contacts import service as contacts
@@ -124,9 +125,11 @@ async def start_stack(
     services: dict[str, Service] = {}
     for name, (build, settings_class) in SERVICES.items():
         settings = config.settings_for(settings_class, overrides)
-        service = build(settings, Infrastructure(bus=await new_bus(), mailer=mailer, clock=clock))
         try:
-            await service.start(f"127.0.0.1:{settings.grpc_port if fixed_ports else 0}")
+            # each part's telemetry under its own service.name, as if it ran as its own process
+            with component(f"portal-{name}"):
+                service = build(settings, Infrastructure(bus=await new_bus(), mailer=mailer, clock=clock))
+                await service.start(f"127.0.0.1:{settings.grpc_port if fixed_ports else 0}")
         except BaseException:  # e.g. PortInUse: leave nothing of this stack running
             for started in reversed(list(services.values())):
                 await started.stop()
@@ -138,17 +141,18 @@ async def start_stack(
         if name == "identity":
             overrides["identity_grpc_addr"] = f"127.0.0.1:{service.port}"
 
-    clients = ServiceClients(
-        {name: f"127.0.0.1:{svc.port}" for name, svc in services.items()}, deadline=shared.grpc_deadline_seconds
-    )
-    app = create_app(
-        clients,
-        TokenVerifier(clients.signing_keys),
-        await new_bus(),
-        cors_origins=config.cors_origin_list(shared.cors_origins),
-        introspection=shared.graphql_introspection,
-        trusted_documents=shared.trusted_documents,
-        batching=shared.graphql_batching,
-    )
-    server, task, port = await serve_http(app, gateway_port, shared.trusted_proxies)
+    with component("portal-gateway"):
+        clients = ServiceClients(
+            {name: f"127.0.0.1:{svc.port}" for name, svc in services.items()}, deadline=shared.grpc_deadline_seconds
+        )
+        app = create_app(
+            clients,
+            TokenVerifier(clients.signing_keys),
+            await new_bus(),
+            cors_origins=config.cors_origin_list(shared.cors_origins),
+            introspection=shared.graphql_introspection,
+            trusted_documents=shared.trusted_documents,
+            batching=shared.graphql_batching,
+        )
+        server, task, port = await serve_http(app, gateway_port, shared.trusted_proxies)
     return Stack(services, port, buses, clock, server, task, {"gateway_app": app})

@@ -25,7 +25,7 @@ from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
 
 from portalkit.catalog import Event
-from portalkit.telemetry import continued_trace, current_traceparent, tracer
+from portalkit.telemetry import component, continued_trace, current_component, current_traceparent, tracer
 
 _meter = metrics.get_meter("portalkit.events")
 _process_duration = _meter.create_histogram(
@@ -280,6 +280,7 @@ class _Subscription:
     queue: str
     routing_keys: list[str]
     handler: Handler
+    component: str  # the subscriber's, for its telemetry (delivery runs in the publisher's task)
 
 
 @dataclass
@@ -305,6 +306,7 @@ class InProcessBus:
         for attempt in range(1, self.retry.max_attempts + 1):
             try:
                 with (
+                    component(sub.component),
                     continued_trace(envelope.get("traceparent", "")),
                     tracer(__name__).start_as_current_span(f"{sub.queue} process"),
                 ):
@@ -323,7 +325,7 @@ class InProcessBus:
     async def subscribe(
         self, queue: str, routing_keys: list[str], handler: Handler, *, exclusive: bool = False
     ) -> None:
-        self._subscriptions.append(_Subscription(queue, routing_keys, handler))
+        self._subscriptions.append(_Subscription(queue, routing_keys, handler, current_component()))
 
     async def close(self) -> None:
         for task in list(self._tasks):

@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +28,9 @@ from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 from pythonjsonlogger.json import JsonFormatter
 
 _provider: TracerProvider | None = None
+# The component (its service.name) whose work runs in this context: set where one process holds
+# several (the embedded stack); tasks started inside inherit it. "" = the process's own name.
+_component: ContextVar[str] = ContextVar("portal_component", default="")
 
 
 class _TraceIdsFilter(logging.Filter):
@@ -114,22 +118,116 @@ class _WhenExported(Sampler):
 _SAMPLER = _WhenExported()
 
 
+@contextmanager
+def component(service_name: str) -> Iterator[None]:
+    """Spans and logs made inside the block, and by tasks started in it, are under `service_name`
+    (e.g. portal-identity), so one process running several components (the embedded stack) reports
+    each under its own name, as separate processes would. OTEL_SERVICE_NAME, when set, wins."""
+    token = _component.set(service_name)
+    try:
+        yield
+    finally:
+        _component.reset(token)
+
+
+def current_component() -> str:
+    return _component.get()
+
+
+class _ByComponent:
+    """One SDK provider per component, all sharing the process's processors and exporters (so one
+    export batch carries several resources), created on first use."""
+
+    def __init__(self, default_resource: Resource, named: bool, make: Any) -> None:
+        self._default_resource = default_resource
+        self._named = named
+        self._make = make
+        self._providers: dict[str, Any] = {}
+
+    def get(self, name: str, default: Any) -> Any:
+        if not name or self._named:
+            return default
+        provider = self._providers.get(name)
+        if provider is None:
+            resource = self._default_resource.merge(Resource({"service.name": name}))
+            provider = self._providers[name] = self._make(resource)
+        return provider
+
+
+class _ComponentTracerProvider(trace.TracerProvider):
+    """The process's tracer provider: each span is started by the provider of the component current
+    when it starts (see `component`); outside any, by the process's own."""
+
+    def __init__(self, root: TracerProvider, components: _ByComponent) -> None:
+        self.root = root
+        self._components = components
+
+    def provider(self) -> TracerProvider:
+        return self._components.get(_component.get(), self.root)  # type: ignore[no-any-return]
+
+    def get_tracer(self, *args: Any, **kwargs: Any) -> trace.Tracer:
+        return _ComponentTracer(self, args, kwargs)
+
+
+class _ComponentTracer(trace.Tracer):
+    def __init__(self, provider: _ComponentTracerProvider, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self._provider = provider
+        self._args, self._kwargs = args, kwargs
+        self._tracers: dict[str, trace.Tracer] = {}
+
+    def _tracer(self) -> trace.Tracer:
+        name = _component.get()
+        found = self._tracers.get(name)
+        if found is None:
+            found = self._tracers[name] = self._provider.provider().get_tracer(*self._args, **self._kwargs)
+        return found
+
+    def start_span(self, *args: Any, **kwargs: Any) -> trace.Span:
+        return self._tracer().start_span(*args, **kwargs)
+
+    def start_as_current_span(self, *args: Any, **kwargs: Any) -> Any:
+        return self._tracer().start_as_current_span(*args, **kwargs)
+
+
+class _ComponentLogHandler(logging.Handler):
+    """Exports each log record through the logger provider of the component current when it is made."""
+
+    def __init__(self, root: Any, components: _ByComponent) -> None:
+        super().__init__(level=logging.NOTSET)
+        from opentelemetry.instrumentation.logging.handler import LoggingHandler
+
+        self._root = LoggingHandler(level=logging.NOTSET, logger_provider=root)
+        self._components = components
+        self._handlers: dict[str, logging.Handler] = {}
+        self._make = lambda provider: LoggingHandler(level=logging.NOTSET, logger_provider=provider)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        name = _component.get()
+        handler = self._handlers.get(name)
+        if handler is None:
+            provider = self._components.get(name, None)
+            handler = self._handlers[name] = self._root if provider is None else self._make(provider)
+        handler.handle(record)
+
+
 def setup_telemetry(service_name: str, metric_readers: list[MetricReader] | None = None) -> TracerProvider:
     """Install the tracer, meter and logger providers from the standard OTEL_* variables (the SDK
     picks and configures the exporters: endpoints, headers, protocol, timeouts; Resource.create reads
     OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES) and the gRPC and AMQP instrumentations (once per
-    process). `metric_readers` lets tests read metrics in process."""
+    process). Spans and logs are named per component (`component`); metrics carry the process's
+    name. `metric_readers` lets tests read metrics in process."""
     global _provider
     if _provider is not None:
         return _provider
     from opentelemetry._logs import set_logger_provider
-    from opentelemetry.instrumentation.logging.handler import LoggingHandler
     from opentelemetry.sdk._configuration import _import_exporters
     from opentelemetry.sdk._logs import LoggerProvider
     from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 
     # OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES win over the component's own name
-    named = os.environ.get("OTEL_SERVICE_NAME") or "service.name=" in os.environ.get("OTEL_RESOURCE_ATTRIBUTES", "")
+    named = bool(os.environ.get("OTEL_SERVICE_NAME")) or "service.name=" in os.environ.get(
+        "OTEL_RESOURCE_ATTRIBUTES", ""
+    )
     resource = Resource.create({} if named else {"service.name": service_name})
     span_exporters, metric_exporters, log_exporters = _import_exporters(
         _exporter_names("traces"), _exporter_names("metrics"), _exporter_names("logs")
@@ -144,14 +242,33 @@ def setup_telemetry(service_name: str, metric_readers: list[MetricReader] | None
             readers.append(metric_exporter())
         else:
             readers.append(PeriodicExportingMetricReader(metric_exporter()))
-    trace.set_tracer_provider(provider)
+    tracer_providers = _ByComponent(
+        resource,
+        named,
+        lambda named_resource: TracerProvider(
+            resource=named_resource,
+            sampler=_SAMPLER,
+            shutdown_on_exit=False,
+            active_span_processor=provider._active_span_processor,
+        ),
+    )
+    trace.set_tracer_provider(_ComponentTracerProvider(provider, tracer_providers))
     metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=readers))
     if log_exporters:
         logger_provider = LoggerProvider(resource=resource)
         for log_exporter in log_exporters.values():
             logger_provider.add_log_record_processor(BatchLogRecordProcessor(log_exporter()))
         set_logger_provider(logger_provider)
-        logging.getLogger().addHandler(LoggingHandler(level=logging.NOTSET, logger_provider=logger_provider))
+        logger_providers = _ByComponent(
+            resource,
+            named,
+            lambda named_resource: LoggerProvider(
+                resource=named_resource,
+                shutdown_on_exit=False,
+                multi_log_record_processor=logger_provider._multi_log_record_processor,
+            ),
+        )
+        logging.getLogger().addHandler(_ComponentLogHandler(logger_provider, logger_providers))
 
     from opentelemetry.instrumentation.aio_pika import AioPikaInstrumentor
     from opentelemetry.instrumentation.grpc import GrpcAioInstrumentorClient, GrpcAioInstrumentorServer

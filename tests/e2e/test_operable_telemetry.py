@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -136,3 +137,69 @@ def test_exporters_none_send_nothing(receiver, direct_amqp_url):
         }
     )
     assert receiver.received == []
+
+
+def test_the_embedded_stack_names_each_component(receiver, direct_amqp_url, tmp_path):
+    """One process, five components: each span and log is under its own component's service.name,
+    as the distributed run names them (a login's gateway span, identity's server span)."""
+    ports = {name: free_port() for name in ("GATEWAY", "IDENTITY", "CONTACTS", "CASES", "BILLING")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devstack"],
+        cwd=ROOT,
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "PORTAL_"))},
+            "PORTAL_AMQP_URL": direct_amqp_url,
+            "PORTAL_GATEWAY_PORT": str(ports["GATEWAY"]),
+            **{f"PORTAL_{name}_GRPC_PORT": str(port) for name, port in ports.items() if name != "GATEWAY"},
+            "PORTAL_INBOUND_SMTP_PORT": str(free_port()),
+            "PORTAL_MAIL_DIR": str(tmp_path / "mail"),
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
+            "OTEL_BSP_SCHEDULE_DELAY": "200",
+            "OTEL_BLRP_SCHEDULE_DELAY": "200",
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:  # the banner says it is up
+            if "demo logins" in line:
+                break
+        body = json.dumps(
+            {
+                "query": 'mutation { login(email: "admin@acme.test", password: "portal-demo-pass")'
+                " { user { email account { name } } } }"
+            }
+        ).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{ports['GATEWAY']}/graphql",
+            data=body,
+            headers={"content-type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (loopback)
+            answer = json.loads(response.read())
+        assert answer["data"]["login"]["user"]["account"]["name"], answer
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+
+    def span_names(service: str) -> set[str]:
+        return {
+            span.name
+            for path, name, data in receiver.received
+            if path == "/v1/traces" and name == service
+            for scope in data.scope_spans  # type: ignore[attr-defined]
+            for span in scope.spans
+        }
+
+    gateway, identity = span_names("portal-gateway"), span_names("portal-identity")
+    assert "/identity.v1.IdentityService/Login" in gateway  # the gateway's client span
+    assert "/identity.v1.IdentityService/Login" in identity  # identity's server span
+    assert not any(name.startswith("/identity.v1") for name in span_names("portal-embedded"))
+    traced = {name for path, name, _ in receiver.received if path == "/v1/traces"}
+    assert {"portal-gateway", "portal-identity"} <= traced
+    logged = {name for path, name, _ in receiver.received if path == "/v1/logs"}
+    assert logged & {"portal-gateway", "portal-identity", "portal-contacts", "portal-cases", "portal-billing"}
