@@ -1,12 +1,25 @@
-"""The client side of the error mapping: what a caller learns from a failed gRPC call."""
+"""The client side of gRPC, the same for the gateway and every service: channels opened with one
+service config, and what a caller learns from a failed call.
+
+Each channel carries a service config: reads (Get*/List*/Batch*/...) are retried on UNAVAILABLE and
+every call waits for the channel to become ready within its own deadline, so a restarting service
+costs a short wait instead of errors; keepalive notices dead connections and the reconnect backoff is
+short. `round_robin` spreads calls over every address a name resolves to (a headless Kubernetes
+Service gives one per pod). Each call's duration is recorded as rpc.client.duration."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
+import grpc.aio
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+from opentelemetry import metrics
 
 
 @dataclass(frozen=True)
@@ -32,3 +45,91 @@ def parse_rpc_error(error: grpc.RpcError) -> RemoteError:
             if detail.Unpack(info):
                 reason = info.reason
     return RemoteError(code=code, message=message or "", reason=reason)
+
+
+READ_PREFIXES = ("Get", "List", "Search", "Check", "Count", "Batch", "Find", "Lookup")
+
+
+def service_config(stub_class: Any) -> str:
+    """gRPC service config (JSON) for one service's channel, from its generated descriptor."""
+    module = __import__(stub_class.__module__.removesuffix("_grpc"), fromlist=["DESCRIPTOR"])
+    (service,) = module.DESCRIPTOR.services_by_name.values()
+    reads = [
+        {"service": service.full_name, "method": method.name}
+        for method in service.methods
+        if method.name.startswith(READ_PREFIXES)
+    ]
+    retry = {
+        "maxAttempts": 4,
+        "initialBackoff": "0.1s",
+        "maxBackoff": "1s",
+        "backoffMultiplier": 2,
+        "retryableStatusCodes": ["UNAVAILABLE"],
+    }
+    config: dict[str, Any] = {
+        "loadBalancingConfig": [{"round_robin": {}}],
+        "methodConfig": [
+            {"name": [{"service": service.full_name}], "waitForReady": True},
+            *([{"name": reads, "waitForReady": True, "retryPolicy": retry}] if reads else []),
+        ],
+    }
+    return json.dumps(config)
+
+
+CHANNEL_OPTIONS: list[tuple[str, Any]] = [
+    ("grpc.enable_retries", 1),
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 0),
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 2_000),
+]
+
+
+_client_duration = metrics.get_meter("portalkit.grpc_client").create_histogram(
+    "rpc.client.duration", unit="ms", description="Duration of outbound gRPC calls"
+)
+
+
+class _Duration(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[misc]
+    """rpc.client.duration per call (OpenTelemetry RPC semantic conventions)."""
+
+    async def _timed(self, continuation: Any, details: Any, request: Any, streaming: bool) -> Any:
+        method = details.method.decode() if isinstance(details.method, bytes) else str(details.method)
+        service, _, name = method.strip("/").partition("/")
+        started = time.perf_counter()
+        call = await continuation(details, request)
+        if streaming:
+            return call  # streams last as long as the client listens: not a latency
+        code = grpc.StatusCode.OK
+        try:
+            await call  # the caller awaits the same call next and gets the same outcome
+        except grpc.aio.AioRpcError as error:
+            code = error.code()
+        except asyncio.CancelledError:
+            code = grpc.StatusCode.CANCELLED
+            raise
+        finally:
+            _client_duration.record(
+                (time.perf_counter() - started) * 1000,
+                {
+                    "rpc.system": "grpc",
+                    "rpc.service": service,
+                    "rpc.method": name,
+                    "rpc.grpc.status_code": code.value[0],
+                },
+            )
+        return call
+
+    async def intercept_unary_unary(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
+        return await self._timed(continuation, client_call_details, request, False)
+
+    async def intercept_unary_stream(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
+        return await self._timed(continuation, client_call_details, request, True)
+
+
+def open_channel(address: str, stub_class: Any) -> grpc.aio.Channel:
+    """A channel to the service behind `stub_class` (call inside the running loop)."""
+    options = [*CHANNEL_OPTIONS, ("grpc.service_config", service_config(stub_class))]
+    return grpc.aio.insecure_channel(address, options=options, interceptors=[_Duration()])

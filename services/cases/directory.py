@@ -15,6 +15,7 @@ import grpc
 import grpc.aio
 
 from portalkit.errors import Unavailable
+from portalkit.grpc_client import open_channel
 from protos.identity.v1 import identity_pb2, identity_pb2_grpc
 from services.cases.domain import Person
 
@@ -29,7 +30,7 @@ class IdentityDirectory:
 
     def _stub(self) -> identity_pb2_grpc.IdentityServiceStub:
         if self._channel is None:  # made inside the running loop, on first use
-            self._channel = grpc.aio.insecure_channel(self._address)
+            self._channel = open_channel(self._address, identity_pb2_grpc.IdentityServiceStub)
         return identity_pb2_grpc.IdentityServiceStub(self._channel)
 
     async def people(self, user_ids: list[str], token: str) -> dict[str, Person]:

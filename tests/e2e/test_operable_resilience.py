@@ -3,6 +3,7 @@ that failed once does not lock valid tokens out, and a gateway leaves no queue b
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,6 +20,7 @@ from portalkit.auth import TokenVerifier
 from portalkit.events import RabbitBus
 from portalkit.grpc_server import ServiceServer
 from portalkit.service import Service
+from services.identity.client import signing_keys
 from tests.support.graphql import GraphQLClient
 
 
@@ -122,3 +124,17 @@ async def test_a_gateway_leaves_no_live_queue_behind(direct_amqp_url):
                 await channel.declare_queue(name, passive=True)
     finally:
         await connection.close()
+
+
+async def test_a_services_key_fetch_waits_for_a_restarting_identity(stack):
+    """Services verify tokens with identity's keys, fetched over the kit's channel: a fetch made while
+    identity restarts waits for it (within its deadline) instead of failing at once."""
+    identity = stack.services["identity"]
+    fetch = signing_keys(stack.address("identity"), deadline=5.0)
+    assert await fetch()  # connected once
+    port = await stop_grpc(identity)
+    pending = asyncio.create_task(fetch())
+    await asyncio.sleep(0.5)  # the fetch is waiting for the channel, not failed
+    assert not pending.done()
+    await start_grpc(identity, port)
+    assert [key.key_id for key in await pending]

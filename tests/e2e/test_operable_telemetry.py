@@ -178,7 +178,7 @@ def test_the_embedded_stack_names_each_component(receiver, direct_amqp_url, tmp_
             data=body,
             headers={"content-type": "application/json"},
         )
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (loopback)
+        with urllib.request.urlopen(request, timeout=30) as response:
             answer = json.loads(response.read())
         assert answer["data"]["login"]["user"]["account"]["name"], answer
     finally:
