@@ -1,7 +1,7 @@
 # The OpenTelemetry collector (contrib distribution) on a busybox base. The official image is built
 # FROM scratch, so a container health check has nothing to run; busybox adds `wget` for one
 # (against the health_check extension on 13133). The collector binary itself is the official one.
-ARG OTELCOL_IMAGE=otel/opentelemetry-collector-contrib:0.114.0
+ARG OTELCOL_IMAGE=otel/opentelemetry-collector-contrib:0.164.0
 ARG BASE_IMAGE=busybox:1.36
 
 FROM ${OTELCOL_IMAGE} AS otelcol

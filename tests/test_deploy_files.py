@@ -98,7 +98,8 @@ def test_infrastructure_images_and_health_checks(services):
     assert healthcheck_command(rabbitmq) == ["rabbitmq-diagnostics", "-q", "ping"]
     # the broker's default password never faces a network: its ports are on the host's loopback only
     assert set(rabbitmq["ports"]) == {"127.0.0.1:5672:5672", "127.0.0.1:15672:15672"}
-    assert services["jaeger"]["environment"]["COLLECTOR_OTLP_ENABLED"] == "true"
+    assert services["jaeger"]["image"].startswith("jaegertracing/jaeger:2.")  # v1 images are end of life
+    assert "receivers.otlp.protocols.grpc.endpoint=0.0.0.0:4317" in services["jaeger"]["command"]
     assert "16686:16686" in services["jaeger"]["ports"]
     assert services["mailpit"]["image"].startswith("axllent/mailpit")
     assert {"1025:1025", "8025:8025"} <= set(services["mailpit"]["ports"])
