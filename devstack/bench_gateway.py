@@ -85,7 +85,7 @@ async def run(call: Callable[[], Awaitable[Any]], requests: int, concurrency: in
     return latencies, requests / (time.perf_counter() - started)
 
 
-async def main(requests: int) -> None:
+async def main(requests: int, shapes: list[str]) -> None:
     reader = InMemoryMetricReader()
     setup_telemetry("portal-bench", metric_readers=[reader])
     stack = await start_stack({"mail_dir": ".bench/mail", "argon2_profile": "fast"})
@@ -143,6 +143,8 @@ async def main(requests: int) -> None:
                 direct = {"get": direct_get, "page of 50 users + account": direct_page}
                 rows = []
                 for shape, query in SHAPES.items():
+                    if shapes and shape not in shapes:
+                        continue
                     call = via_gateway(query)
                     await run(call, 50, 4)  # warm: caches, channels, keys
                     for concurrency in (1, 32):
@@ -188,6 +190,7 @@ async def seed_users(http: httpx.AsyncClient, headers: dict[str, str]) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--shape", action="append", choices=list(SHAPES), help="only these shapes (default: all)")
     args = parser.parse_args()
     setup_logging("WARNING")
-    asyncio.run(main(args.requests))
+    asyncio.run(main(args.requests, args.shape or []))

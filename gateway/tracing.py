@@ -41,11 +41,11 @@ class PortalTracing(OpenTelemetryExtension):
     def __init__(self, *, execution_context: ExecutionContext | None = None) -> None:
         super().__init__(execution_context=execution_context, arg_filter=filter_args)
 
-    def resolve(self, _next: Any, root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
-        # a resolver span only inside a recorded trace: unsampled requests pay nothing per field
-        if not trace.get_current_span().is_recording():
-            return _next(root, info, *args, **kwargs)
-        return super().resolve(_next, root, info, *args, **kwargs)
+    def _implements_resolve(self) -> bool:  # type: ignore[override]
+        # Strawberry asks each request's extension instance whether it wraps resolvers: only a
+        # recorded trace gets resolver spans; an unsampled request's fields run unwrapped (no
+        # per-field middleware at all).
+        return trace.get_current_span().is_recording()
 
     def filter_resolver_args(self, args: dict[str, Any], info: Any) -> dict[str, Any]:
         # the base class deep-copies first, which fails on uploads (open files); ours only reads

@@ -8,10 +8,12 @@ Each domain's `enums` module is a leaf, so other domains may import it directly.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import re
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeAlias, TypeVar
@@ -231,3 +233,43 @@ async def none_if_not_found(awaitable: Awaitable[T]) -> T | None:
         if error.extensions and error.extensions.get("code") == "NOT_FOUND":
             return None
         raise
+
+
+# --- references: a field naming one object by id, read through the request's DataLoader ---------
+
+
+@dataclass(frozen=True)
+class Reference:
+    """`User.account`, `Case.requester`, …: the id on the owner (`key`), the loader that reads the
+    object (one batch call per list), and the conversion to its graph type. Each domain lists its
+    references in REFERENCES (owner type → field → Reference); when a list of owners is completed,
+    the executor prefetches the selected ones for the whole list at once
+    (gateway/schema/execution.py), so each item's field then resolves at once instead of as a task
+    of its own. Unprefetched (a single owner), it is an awaitable as any loader read."""
+
+    loader: Callable[[PortalContext], DataLoader[str, Any]]
+    key: str
+    convert: Callable[[Any, Ctx], Any]  # the service's message (and the request) → the graph type
+
+    def prefetch(self, ctx: PortalContext, owners: Sequence[Any]) -> Awaitable[Any]:
+        keys = [key for owner in owners if (key := getattr(owner, self.key, ""))]
+        return ctx.loader(self.loader).load_many(keys)
+
+    def resolve(self, info: Ctx, owner: Any) -> Any:
+        """The object, or an awaitable of it when it is not loaded yet; None for no id."""
+        key = getattr(owner, self.key)
+        if not key:
+            return None
+        future = info.context.loader(self.loader).load(key)
+        if isinstance(future, asyncio.Future) and future.done() and not future.cancelled() and not future.exception():
+            return self._converted(future.result(), info)
+        return self._later(future, info)
+
+    async def _later(self, found: Awaitable[Any], info: Ctx) -> Any:
+        return self._converted(await found, info)
+
+    def _converted(self, found: Any, info: Ctx) -> Any:
+        return self.convert(found, info) if found is not None else None
+
+
+References: TypeAlias = dict[str, dict[str, Reference]]

@@ -1,5 +1,6 @@
 """The schema, assembled from the domain packages: each contributes its root fields (Query, Mutation,
-Subscription mixins), its node-id prefixes (NODES) and the types no field reaches yet (TYPES).
+Subscription mixins), its node-id prefixes (NODES), the types no field reaches yet (TYPES) and its
+reference fields (REFERENCES, prefetched for whole lists).
 A new domain is a package gateway/schema/<domain>/ with those names and one line in DOMAINS."""
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from strawberry.types.execution import PreExecutionError
 from gateway.errors import PortalError, shape_error, without_suggestions
 from gateway.limits import MAX_TOKENS, check_document
 from gateway.schema import billing, cases, contacts, identity
-from gateway.schema.common import Ctx, Node, NodeResolver
+from gateway.schema.common import Ctx, Node, NodeResolver, References
+from gateway.schema.execution import PrefetchingExecutor, references_of
 
 DOCUMENT_CACHE_SIZE = 512
 
@@ -53,6 +55,9 @@ class Domain(Protocol):
 
     @property
     def TYPES(self) -> Sequence[type]: ...
+
+    @property
+    def REFERENCES(self) -> References: ...
 
 
 DOMAINS: list[Domain] = [identity, contacts, cases, billing]
@@ -205,7 +210,9 @@ async def _shaped_stream(source: AsyncGenerator[Any, None]) -> AsyncGenerator[An
         await source.aclose()
 
 
+PrefetchingExecutor.references = references_of(DOMAINS)
 schema = PortalSchema(
+    execution_context_class=PrefetchingExecutor,
     query=Query,
     mutation=Mutation,
     subscription=Subscription,

@@ -6,7 +6,14 @@ import strawberry
 
 from gateway.schema.billing.mutations import BillingMutation as Mutation
 from gateway.schema.billing.queries import BillingQuery as Query
-from gateway.schema.billing.types import load_credit, load_invoice, load_payment, load_payment_method, load_usage
+from gateway.schema.billing.types import (
+    REFERENCES,
+    load_credit,
+    load_invoice,
+    load_payment,
+    load_payment_method,
+    load_usage,
+)
 from gateway.schema.common import NodeResolver
 
 
@@ -26,4 +33,4 @@ NODES: dict[str, NodeResolver] = {
 }
 TYPES: list[type] = []  # every billing type is reached from a field
 
-__all__ = ["NODES", "TYPES", "Mutation", "Query", "Subscription"]
+__all__ = ["NODES", "REFERENCES", "TYPES", "Mutation", "Query", "Subscription"]

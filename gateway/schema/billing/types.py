@@ -10,7 +10,7 @@ import strawberry
 
 from gateway.schema.billing import loaders
 from gateway.schema.billing.enums import ExportFormat, ExportStatus, InvoiceStatus, PaymentMethodType, PaymentStatus
-from gateway.schema.common import Connection, Ctx, Money, Node, connection, dt, optional_dt
+from gateway.schema.common import Connection, Ctx, Money, Node, Reference, References, connection, dt, optional_dt
 from protos.billing.v1 import billing_pb2 as pb
 
 if TYPE_CHECKING:
@@ -180,8 +180,8 @@ class Usage(Node):
         )
 
     @strawberry.field
-    async def invoice(self, info: Ctx) -> Invoice | None:
-        return await load_invoice(info, self.invoice_id) if self.invoice_id else None
+    def invoice(self, info: Ctx) -> Invoice | None:
+        return REFERENCES["Usage"]["invoice"].resolve(info, self)
 
 
 @strawberry.input()
@@ -376,3 +376,8 @@ def usage_filter_pb(f: UsageFilter | None) -> pb.UsageFilter:
     message.unit = f.unit or ""
     message.search = f.search or ""
     return message
+
+
+REFERENCES: References = {
+    "Usage": {"invoice": Reference(loaders.invoices, "invoice_id", lambda found, _: Invoice.from_pb(found))}
+}

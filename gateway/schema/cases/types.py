@@ -11,7 +11,19 @@ from strawberry.file_uploads import Upload
 
 from gateway.schema.cases import loaders
 from gateway.schema.cases.enums import CaseChannel, CasePriority, CaseStatus, Environment
-from gateway.schema.common import Connection, Ctx, Node, connection, dt, optional_dt, page_size, to_pb
+from gateway.schema.common import (
+    Connection,
+    Ctx,
+    Node,
+    Reference,
+    References,
+    connection,
+    dt,
+    optional_dt,
+    page_size,
+    to_pb,
+)
+from gateway.schema.identity import loaders as identity_loaders
 from gateway.schema.identity.enums import SupportTeam
 from portalkit.convert import to_timestamp
 from protos.cases.v1 import cases_pb2 as pb
@@ -111,28 +123,22 @@ class Case(Node):
     @strawberry.field(
         description="Null until staff link a case mailed in by someone who is not a portal user (linkCase)."
     )
-    async def account(self, info: Ctx) -> Annotated[Account, strawberry.lazy("gateway.schema.identity.types")] | None:
-        from gateway.schema.identity.types import load_account
-
-        return await load_account(info, self.account_id) if self.account_id else None
+    def account(self, info: Ctx) -> Annotated[Account, strawberry.lazy("gateway.schema.identity.types")] | None:
+        return REFERENCES["Case"]["account"].resolve(info, self)
 
     @strawberry.field(
         description="The portal user who opened the case; null when it was mailed in by someone who is not one."
     )
-    async def requester(self, info: Ctx) -> Annotated[User, strawberry.lazy("gateway.schema.identity.types")] | None:
-        from gateway.schema.identity.types import load_user
-
-        return await load_user(info, self.requester_id) if self.requester_id else None
+    def requester(self, info: Ctx) -> Annotated[User, strawberry.lazy("gateway.schema.identity.types")] | None:
+        return REFERENCES["Case"]["requester"].resolve(info, self)
 
     @strawberry.field
-    async def assignee(self, info: Ctx) -> Annotated[User, strawberry.lazy("gateway.schema.identity.types")] | None:
-        from gateway.schema.identity.types import load_user
-
-        return await load_user(info, self.assignee_id) if self.assignee_id else None
+    def assignee(self, info: Ctx) -> Annotated[User, strawberry.lazy("gateway.schema.identity.types")] | None:
+        return REFERENCES["Case"]["assignee"].resolve(info, self)
 
     @strawberry.field
-    async def related_case(self, info: Ctx) -> Case | None:
-        return await load_case(info, self.related_case_id) if self.related_case_id else None
+    def related_case(self, info: Ctx) -> Case | None:
+        return REFERENCES["Case"]["relatedCase"].resolve(info, self)
 
     @strawberry.field
     async def comments(self, info: Ctx, first: int | None = 50, after: str | None = None) -> Connection[CaseComment]:
@@ -166,10 +172,8 @@ class CaseComment:
         )
 
     @strawberry.field
-    async def author(self, info: Ctx) -> Annotated[User, strawberry.lazy("gateway.schema.identity.types")] | None:
-        from gateway.schema.identity.types import load_user
-
-        return await load_user(info, self.author_id) if self.author_id else None
+    def author(self, info: Ctx) -> Annotated[User, strawberry.lazy("gateway.schema.identity.types")] | None:
+        return REFERENCES["CaseComment"]["author"].resolve(info, self)
 
 
 async def load_case(info: Ctx, case_id: str) -> Case | None:
@@ -308,3 +312,28 @@ class PublishArticleInput:
     body: str
     product: str | None = None
     tags: list[str] | None = None
+
+
+def _user(found: Any, info: Ctx) -> Any:
+    from gateway.schema.identity.types import User
+
+    return User.from_pb(found)
+
+
+def _account(found: Any, info: Ctx) -> Any:
+    from gateway.schema.identity.types import Account
+
+    return Account.from_pb(found)
+
+
+REFERENCES: References = {
+    "Case": {
+        "account": Reference(identity_loaders.accounts, "account_id", _account),
+        "requester": Reference(identity_loaders.users, "requester_id", _user),
+        "assignee": Reference(identity_loaders.users, "assignee_id", _user),
+        "relatedCase": Reference(
+            loaders.cases, "related_case_id", lambda found, info: Case.from_pb(found, base_url_of(info))
+        ),
+    },
+    "CaseComment": {"author": Reference(identity_loaders.users, "author_id", _user)},
+}

@@ -7,7 +7,7 @@ import strawberry
 from gateway.schema.common import NodeResolver
 from gateway.schema.contacts.mutations import ContactsMutation as Mutation
 from gateway.schema.contacts.queries import ContactsQuery as Query
-from gateway.schema.contacts.types import load_contact
+from gateway.schema.contacts.types import REFERENCES, load_contact
 
 
 @strawberry.type
@@ -20,4 +20,4 @@ Subscription = ContactsSubscription
 NODES: dict[str, NodeResolver] = {"con_": load_contact}
 TYPES: list[type] = []  # every contacts type is reached from a field
 
-__all__ = ["NODES", "TYPES", "Mutation", "Query", "Subscription"]
+__all__ = ["NODES", "REFERENCES", "TYPES", "Mutation", "Query", "Subscription"]

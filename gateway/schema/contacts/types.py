@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from gateway.schema.common import Connection, Ctx, Node, connection, dt, optional_dt
+from gateway.schema.common import Connection, Ctx, Node, Reference, References, connection, dt, optional_dt
 from gateway.schema.contacts import loaders
 from gateway.schema.contacts.enums import PortalAccessStatus, SyncStatus
+from gateway.schema.identity import loaders as identity_loaders
 from gateway.schema.identity.enums import Role
 from protos.contacts.v1 import contacts_pb2 as pb
 
@@ -71,10 +72,8 @@ class Contact(Node):
         return account
 
     @strawberry.field(description="The contact's portal user (Login Info: status, last login, invitation).")
-    async def user(self, info: Ctx) -> Annotated[User, strawberry.lazy("gateway.schema.identity.types")] | None:
-        from gateway.schema.identity.types import load_user
-
-        return await load_user(info, self.user_id) if self.user_id else None
+    def user(self, info: Ctx) -> Annotated[User, strawberry.lazy("gateway.schema.identity.types")] | None:
+        return REFERENCES["Contact"]["user"].resolve(info, self)
 
 
 def contact_connection(page: Any) -> Connection[Contact]:
@@ -161,3 +160,12 @@ def contact_input(values: Any) -> pb.ContactInput:
         if value is not None:
             setattr(message, optional, value)
     return message
+
+
+def _user(found: Any, info: Ctx) -> Any:
+    from gateway.schema.identity.types import User
+
+    return User.from_pb(found)
+
+
+REFERENCES: References = {"Contact": {"user": Reference(identity_loaders.users, "user_id", _user)}}

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from gateway.schema.common import Connection, Ctx, Node, connection, dt, optional_dt, page_size
+from gateway.schema.common import Connection, Ctx, Node, Reference, References, connection, dt, optional_dt, page_size
+from gateway.schema.contacts import loaders as contact_loaders
 from gateway.schema.identity import loaders
 from gateway.schema.identity.enums import AnnouncementKind, InvitationStatus, Role, SupportTeam, UserStatus
 from protos.identity.v1 import identity_pb2 as pb
@@ -102,14 +103,12 @@ class User(Node):
         )
 
     @strawberry.field
-    async def account(self, info: Ctx) -> Account | None:
-        return await load_account(info, self.account_id) if self.account_id else None
+    def account(self, info: Ctx) -> Account | None:
+        return REFERENCES["User"]["account"].resolve(info, self)
 
     @strawberry.field(description="The contact this user was invited for, if any (null when not readable).")
-    async def contact(self, info: Ctx) -> Annotated[Contact, strawberry.lazy("gateway.schema.contacts.types")] | None:
-        from gateway.schema.contacts.types import load_contact
-
-        return await load_contact(info, self.contact_id) if self.contact_id else None
+    def contact(self, info: Ctx) -> Annotated[Contact, strawberry.lazy("gateway.schema.contacts.types")] | None:
+        return REFERENCES["User"]["contact"].resolve(info, self)
 
 
 def user_connection(page: Any) -> Connection[User]:
@@ -142,8 +141,8 @@ class Account(Node):
         description="The account's dedicated Client Success Manager (a staff user); cases routed to"
         " CLIENT_SUCCESS go to them."
     )
-    async def client_success_manager(self, info: Ctx) -> User | None:
-        return await load_user(info, self.client_success_manager_id) if self.client_success_manager_id else None
+    def client_success_manager(self, info: Ctx) -> User | None:
+        return REFERENCES["Account"]["clientSuccessManager"].resolve(info, self)
 
     @strawberry.field(description="Who can grant access: the account's active administrators.")
     async def admins(self, info: Ctx) -> list[User]:
@@ -169,7 +168,6 @@ class Account(Node):
         first: int | None = 50,
         after: str | None = None,
     ) -> Connection[Annotated[Contact, strawberry.lazy("gateway.schema.contacts.types")]]:
-        from gateway.schema.contacts import loaders as contact_loaders
         from gateway.schema.contacts.types import contact_connection, filter_pb
 
         key = (str(self.id), filter_pb(filter).SerializeToString(deterministic=True), 0, page_size(first), after or "")
@@ -306,3 +304,22 @@ async def load_account(info: Ctx, account_id: str) -> Account | None:
 async def load_announcement(info: Ctx, announcement_id: str) -> Announcement | None:
     found = await info.context.loader(loaders.announcements).load(announcement_id)
     return Announcement.from_pb(found) if found is not None else None
+
+
+def _contact(found: Any, info: Ctx) -> Any:
+    from gateway.schema.contacts.types import Contact
+
+    return Contact.from_pb(found)
+
+
+REFERENCES: References = {
+    "User": {
+        "account": Reference(loaders.accounts, "account_id", lambda found, _: Account.from_pb(found)),
+        "contact": Reference(contact_loaders.contacts, "contact_id", _contact),
+    },
+    "Account": {
+        "clientSuccessManager": Reference(
+            loaders.users, "client_success_manager_id", lambda found, _: User.from_pb(found)
+        )
+    },
+}

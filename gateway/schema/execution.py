@@ -1,0 +1,101 @@
+"""The executor: graphql-core's, as Strawberry configures it, plus one step before a list of objects
+is completed: the references its items' selections name (User.account, Case.requester, …; see
+`Reference` in common.py) are loaded for the whole list at once. Each item's field then resolves
+synchronously: a page of 50 users with their account is one batch call and no task per user
+(graphql-core runs every awaitable list item as a task of its own)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import Any, ClassVar
+
+from graphql import GraphQLObjectType, get_nullable_type
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from gateway.schema.common import Reference
+
+
+class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
+    # owner type name → GraphQL field name → Reference; set once from the domains (root.py)
+    references: ClassVar[Mapping[str, Mapping[str, Reference]]] = {}
+    _round: asyncio.Future[None] | None = None
+    _round_loads: list[Awaitable[Any]]
+
+    def complete_list_value(
+        self,
+        return_type: Any,
+        field_details_list: Any,
+        info: Any,
+        path: Any,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        complete = super().complete_list_value
+        loads = self._prefetches(return_type, field_details_list, result)
+        if loads is None:
+            return complete(return_type, field_details_list, info, path, result, position_context)
+        ready = self._join_round(loads)
+
+        async def complete_after_prefetch() -> Any:
+            await ready
+            completed = complete(return_type, field_details_list, info, path, result, position_context)
+            return await completed if self.is_awaitable(completed) else completed
+
+        return complete_after_prefetch()
+
+    def _join_round(self, loads: list[Awaitable[Any]]) -> asyncio.Future[None]:
+        """Lists reached in the same turn of the loop (siblings: each account's contacts) wait for
+        one round of prefetches and go on together, so the other reads their items start are
+        batched together too, as they would be without prefetching (one call per list level)."""
+        if self._round is None:
+            loop = asyncio.get_running_loop()
+            self._round, self._round_loads = loop.create_future(), []
+            loop.call_soon(self._close_round)  # after this turn's lists, as DataLoader dispatches
+        self._round_loads.extend(loads)
+        return self._round
+
+    def _close_round(self) -> None:
+        ready, loads = self._round, self._round_loads
+        self._round, self._round_loads = None, []
+        assert ready is not None
+        # a failed read stays in its loader's cache: each item's field reports it as before
+        gathered = asyncio.gather(*loads, return_exceptions=True)
+
+        def release(_: object) -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        gathered.add_done_callback(release)
+
+    def _prefetches(self, return_type: Any, field_details_list: Any, items: Any) -> list[Awaitable[Any]] | None:
+        """The reads of the references selected on the list's items (or its edges' nodes); None when
+        the items' type has none selected (the list completes as graphql-core does it)."""
+        item_type = get_nullable_type(return_type.of_type)
+        if not isinstance(items, list) or not items or not isinstance(item_type, GraphQLObjectType):
+            return None
+        owner_type, owners = item_type, items
+        fields = self.collect_subfields(item_type, field_details_list).grouped_field_set
+        if item_type.name.endswith("Edge") and "node" in item_type.fields:  # a connection's edges
+            node_type = get_nullable_type(item_type.fields["node"].type)
+            node_fields = [f for f in fields.values() if f[0].node.name.value == "node"]
+            if not node_fields or not isinstance(node_type, GraphQLObjectType):
+                return None
+            owner_type, owners = node_type, [edge.node for edge in items]
+            fields = self.collect_subfields(node_type, node_fields[0]).grouped_field_set
+        references = self.references.get(owner_type.name)
+        if not references:
+            return []
+        selected = {details[0].node.name.value for details in fields.values()}
+        return [
+            reference.prefetch(self.context_value, owners) for name, reference in references.items() if name in selected
+        ]
+
+
+def references_of(domains: Sequence[Any]) -> dict[str, dict[str, Reference]]:
+    """The domains' REFERENCES merged (a field belongs to one domain)."""
+    merged: dict[str, dict[str, Reference]] = {}
+    for domain in domains:
+        for owner, fields in domain.REFERENCES.items():
+            merged.setdefault(owner, {}).update(fields)
+    return merged
