@@ -12,7 +12,7 @@ import grpc.aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from portalkit.auth import PublicKey
-from portalkit.grpc_client import open_channel
+from portalkit.grpc_client import call, open_channel
 from protos.billing.v1 import billing_pb2_grpc
 from protos.cases.v1 import cases_pb2_grpc
 from protos.contacts.v1 import contacts_pb2_grpc
@@ -47,8 +47,8 @@ class ServiceClients:
         """Identity's public keys over this channel (retried, waits for a restarting identity)."""
         if "identity" not in self.stubs:
             raise RuntimeError("gateway clients not started")
-        reply = await self.identity.GetSigningKeys(
-            identity_pb2.GetSigningKeysRequest(), timeout=min(self.deadline, 3.0)
+        reply = await call(
+            self.identity.GetSigningKeys, identity_pb2.GetSigningKeysRequest(), timeout=min(self.deadline, 3.0)
         )
         return [PublicKey(k.key_id, k.public_key_pem) for k in reply.keys]
 
@@ -56,8 +56,11 @@ class ServiceClients:
         status = {}
         for name, channel in self.channels.items():
             try:
-                reply = await health_pb2_grpc.HealthStub(channel).Check(
-                    health_pb2.HealthCheckRequest(), timeout=min(self.deadline, 2.0), wait_for_ready=False
+                reply = await call(
+                    health_pb2_grpc.HealthStub(channel).Check,
+                    health_pb2.HealthCheckRequest(),
+                    timeout=min(self.deadline, 2.0),
+                    wait_for_ready=False,
                 )
                 status[name] = reply.status == health_pb2.HealthCheckResponse.SERVING
             except grpc.RpcError:

@@ -14,6 +14,7 @@ from gateway.clients import ServiceClients
 from gateway.errors import PortalError, from_rpc_error, unauthenticated
 from gateway.live import LiveEvents
 from gateway.tokens import Verifier
+from portalkit import grpc_client
 from portalkit.auth import Caller
 from portalkit.errors import DomainError
 
@@ -74,7 +75,7 @@ class PortalContext:
             await self.caller()
             metadata = (("authorization", f"Bearer {self.bearer()}"),)
         try:
-            return await method(request, metadata=metadata, timeout=self.clients.deadline)
+            return await grpc_client.call(method, request, metadata=metadata, timeout=self.clients.deadline)
         except grpc.RpcError as error:
             raise from_rpc_error(error, service) from None
 

@@ -5,21 +5,25 @@ Each channel carries a service config: reads (Get*/List*/Batch*/...) are retried
 every call waits for the channel to become ready within its own deadline, so a restarting service
 costs a short wait instead of errors; keepalive notices dead connections and the reconnect backoff is
 short. `round_robin` spreads calls over every address a name resolves to (a headless Kubernetes
-Service gives one per pod). Each call's duration is recorded as rpc.client.duration."""
+Service gives one per pod). Unary calls go through `call` (span, trace context, rpc.client.duration)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 import grpc.aio
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-from opentelemetry import metrics
+from opentelemetry import metrics, propagate, trace
+
+T = TypeVar("T")
+_tracer = trace.get_tracer("portalkit.grpc_client")
 
 
 @dataclass(frozen=True)
@@ -92,44 +96,60 @@ _client_duration = metrics.get_meter("portalkit.grpc_client").create_histogram(
 )
 
 
-class _Duration(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[misc]
-    """rpc.client.duration per call (OpenTelemetry RPC semantic conventions)."""
-
-    async def _timed(self, continuation: Any, details: Any, request: Any, streaming: bool) -> Any:
-        method = details.method.decode() if isinstance(details.method, bytes) else str(details.method)
-        service, _, name = method.strip("/").partition("/")
-        started = time.perf_counter()
-        call = await continuation(details, request)
-        if streaming:
-            return call  # streams last as long as the client listens: not a latency
-        code = grpc.StatusCode.OK
+async def call(
+    method: Callable[..., Awaitable[T]],
+    request: Any,
+    *,
+    timeout: float,
+    metadata: Sequence[tuple[str, str]] = (),
+    wait_for_ready: bool | None = None,
+) -> T:
+    """One unary call with the kit's client telemetry: a client span (named and attributed as the
+    OpenTelemetry gRPC instrumentation names them; dropped at birth when nothing is exported), the
+    trace context in the metadata, and rpc.client.duration. Done here rather than by channel
+    interceptors: grpc.aio's intercepted call path cost ~10 % of a small request's gateway CPU."""
+    full_name = _method_name(method)
+    service, _, name = full_name.strip("/").partition("/")
+    attributes = {"rpc.system": "grpc", "rpc.service": service, "rpc.method": name}
+    started = time.perf_counter()
+    code = grpc.StatusCode.OK
+    with _tracer.start_as_current_span(
+        full_name, kind=trace.SpanKind.CLIENT, attributes=attributes, record_exception=False
+    ) as span:
         try:
-            await call  # the caller awaits the same call next and gets the same outcome
+            return await method(
+                request, metadata=traced_metadata(metadata), timeout=timeout, wait_for_ready=wait_for_ready
+            )
         except grpc.aio.AioRpcError as error:
             code = error.code()
+            if span.is_recording():
+                span.set_status(trace.Status(trace.StatusCode.ERROR, error.details() or code.name))
+            raise
         except asyncio.CancelledError:
             code = grpc.StatusCode.CANCELLED
             raise
         finally:
+            span.set_attribute("rpc.grpc.status_code", code.value[0])
             _client_duration.record(
-                (time.perf_counter() - started) * 1000,
-                {
-                    "rpc.system": "grpc",
-                    "rpc.service": service,
-                    "rpc.method": name,
-                    "rpc.grpc.status_code": code.value[0],
-                },
+                (time.perf_counter() - started) * 1000, {**attributes, "rpc.grpc.status_code": code.value[0]}
             )
-        return call
 
-    async def intercept_unary_unary(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
-        return await self._timed(continuation, client_call_details, request, False)
 
-    async def intercept_unary_stream(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
-        return await self._timed(continuation, client_call_details, request, True)
+def traced_metadata(metadata: Sequence[tuple[str, str]] = ()) -> tuple[tuple[str, str], ...]:
+    """`metadata` plus the current trace context (traceparent, tracestate), for a call to join the
+    caller's trace; `call` adds it itself, streams take it from here."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return (*metadata, *carrier.items())
+
+
+def _method_name(method: Any) -> str:
+    """`/identity.v1.IdentityService/GetMe` of a stub's multi-callable."""
+    raw = getattr(method, "_method", b"")
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
 
 
 def open_channel(address: str, stub_class: Any) -> grpc.aio.Channel:
     """A channel to the service behind `stub_class` (call inside the running loop)."""
     options = [*CHANNEL_OPTIONS, ("grpc.service_config", service_config(stub_class))]
-    return grpc.aio.insecure_channel(address, options=options, interceptors=[_Duration()])
+    return grpc.aio.insecure_channel(address, options=options)

@@ -271,10 +271,9 @@ def setup_telemetry(service_name: str, metric_readers: list[MetricReader] | None
         logging.getLogger().addHandler(_ComponentLogHandler(logger_provider, logger_providers))
 
     from opentelemetry.instrumentation.aio_pika import AioPikaInstrumentor
-    from opentelemetry.instrumentation.grpc import GrpcAioInstrumentorClient, GrpcAioInstrumentorServer
+    from opentelemetry.instrumentation.grpc import GrpcAioInstrumentorServer
 
-    GrpcAioInstrumentorServer().instrument()
-    GrpcAioInstrumentorClient().instrument()
+    GrpcAioInstrumentorServer().instrument()  # client spans: portalkit.grpc_client.call
     AioPikaInstrumentor().instrument()
     _provider = provider
     return provider

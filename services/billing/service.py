@@ -14,7 +14,7 @@ import grpc
 import grpc.aio
 
 from portalkit.config import ServiceSettings
-from portalkit.grpc_client import open_channel
+from portalkit.grpc_client import call, open_channel
 from portalkit.service import GrpcApi, Infrastructure, Service
 from protos.billing.v1 import billing_pb2, billing_pb2_grpc
 from protos.identity.v1 import identity_pb2, identity_pb2_grpc
@@ -49,8 +49,11 @@ def identity_directory(address: str, deadline: float) -> Directory:
         if channel is None:
             channel = open_channel(address, identity_pb2_grpc.IdentityServiceStub)
         try:
-            me = await identity_pb2_grpc.IdentityServiceStub(channel).GetMe(
-                identity_pb2.GetMeRequest(), metadata=(("authorization", f"Bearer {token}"),), timeout=deadline
+            me = await call(
+                identity_pb2_grpc.IdentityServiceStub(channel).GetMe,
+                identity_pb2.GetMeRequest(),
+                metadata=(("authorization", f"Bearer {token}"),),
+                timeout=deadline,
             )
         except grpc.RpcError:
             log.warning("identity did not answer who the caller is; no mail for this request")

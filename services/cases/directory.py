@@ -15,7 +15,7 @@ import grpc
 import grpc.aio
 
 from portalkit.errors import Unavailable
-from portalkit.grpc_client import open_channel
+from portalkit.grpc_client import call, open_channel
 from protos.identity.v1 import identity_pb2, identity_pb2_grpc
 from services.cases.domain import Person
 
@@ -38,7 +38,8 @@ class IdentityDirectory:
         if not ids or not token:
             return {}
         try:
-            reply = await self._stub().BatchGetUsers(
+            reply = await call(
+                self._stub().BatchGetUsers,
                 identity_pb2.BatchGetUsersRequest(ids=ids),
                 metadata=(("authorization", f"Bearer {token}"),),
                 timeout=self._deadline,

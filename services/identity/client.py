@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import grpc.aio
 
 from portalkit.auth import KeySource, PublicKey, TokenVerifier
-from portalkit.grpc_client import open_channel
+from portalkit.grpc_client import call, open_channel
 from protos.identity.v1 import identity_pb2, identity_pb2_grpc
 
 
@@ -21,7 +21,7 @@ def signing_keys(address: str, deadline: float = 3.0) -> KeySource:
         if channel is None:
             channel = open_channel(address, identity_pb2_grpc.IdentityServiceStub)
         stub = identity_pb2_grpc.IdentityServiceStub(channel)
-        response = await stub.GetSigningKeys(identity_pb2.GetSigningKeysRequest(), timeout=deadline)
+        response = await call(stub.GetSigningKeys, identity_pb2.GetSigningKeysRequest(), timeout=deadline)
         return [PublicKey(k.key_id, k.public_key_pem) for k in response.keys]
 
     return fetch

@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from gateway.clients import ServiceClients
 from gateway.errors import from_rpc_error
+from portalkit.grpc_client import traced_metadata
 from protos.cases.v1 import cases_pb2 as pb
 
 HTTP_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404, "FAILED_PRECONDITION": 410}
@@ -37,7 +38,7 @@ def attachment_route(clients: ServiceClients) -> Route:
         token = authorization.removeprefix("Bearer ").strip()
         message = pb.DownloadAttachmentRequest(id=request.path_params["id"], ticket=request.query_params.get("t", ""))
         call = clients.stubs["cases"].DownloadAttachment(
-            message, metadata=(("authorization", f"Bearer {token}"),), timeout=clients.deadline
+            message, metadata=traced_metadata((("authorization", f"Bearer {token}"),)), timeout=clients.deadline
         )
         try:
             first = await call.read()
