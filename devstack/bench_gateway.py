@@ -1,12 +1,14 @@
 """`python -m devstack.bench_gateway`: what the gateway costs, measured on the gateway alone.
 
-The services run in this process (the embedded stack); the gateway runs as its own process
-(`python -m gateway`, as deployed), so its CPU time per request is read from /proc for that process
-only. Each query shape is measured at 1 and 32 concurrent clients and compared with the same reads
-made directly over gRPC from this process. Figures move with the machine: read the ratios.
+Three processes, as deployed: the services (the embedded stack, in this process), the gateway
+(`python -m gateway`) and the load generator (devstack/bench_load.py), so the gateway's CPU time per
+request is read from /proc for that process only and the clients take CPU from neither. Each query
+shape is measured at 1 and 32 concurrent clients and compared with the same reads made directly over
+gRPC by the same load process. Figures move with the machine: read the ratios.
 
-Columns: rps; p50/p99 latency (ms); gateway CPU ms per request; gateway RSS (MB); gRPC calls the
-services served per request; and p50 / rps ratios against the direct reads.
+Columns: rps; p50/p99 latency (ms); gateway CPU ms per request; the services' CPU ms per request
+(this process); gateway RSS (MB); gRPC calls the services served per request; and p50 / rps ratios
+against the direct reads.
 """
 
 from __future__ import annotations
@@ -19,23 +21,16 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
 
-import grpc.aio
 import httpx
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
+from devstack.bench_load import SHAPES, Load
 from devstack.embedded import start_stack
 from portalkit.telemetry import setup_logging, setup_telemetry
-from protos.identity.v1 import identity_pb2, identity_pb2_grpc
 from services.identity.demo import DEMO_PASSWORD, load_demo
 
 LOGIN = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }"
-SHAPES = {
-    "get": "{ me { id email } }",
-    "page of 50 users + account": "{ users(first: 50) { edges { node { id email account { name } } } } }",
-}
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -68,23 +63,6 @@ def served_calls(reader: InMemoryMetricReader) -> int:
     return total
 
 
-async def run(call: Callable[[], Awaitable[Any]], requests: int, concurrency: int) -> tuple[list[float], float]:
-    latencies: list[float] = []
-    remaining = requests
-
-    async def worker() -> None:
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
-            started = time.perf_counter()
-            await call()
-            latencies.append((time.perf_counter() - started) * 1000)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return latencies, requests / (time.perf_counter() - started)
-
-
 async def main(requests: int, shapes: list[str]) -> None:
     reader = InMemoryMetricReader()
     setup_telemetry("portal-bench", metric_readers=[reader])
@@ -115,50 +93,27 @@ async def main(requests: int, shapes: list[str]) -> None:
             ).json()["data"]["login"]["accessToken"]
             headers = {"Authorization": f"Bearer {token}"}
             await seed_users(http, headers)
-
-            def via_gateway(query: str) -> Callable[[], Awaitable[Any]]:
-                async def call() -> Any:
-                    response = await http.post("/graphql", json={"query": query}, headers=headers)
-                    assert response.status_code == 200 and b'"errors"' not in response.content, response.text
-                    return response
-
-                return call
-
-            async with grpc.aio.insecure_channel(stack.address("identity")) as channel:
-                stub = identity_pb2_grpc.IdentityServiceStub(channel)
-                metadata = (("authorization", f"Bearer {token}"),)
-
-                async def direct_get() -> Any:
-                    return await stub.GetMe(identity_pb2.GetMeRequest(), metadata=metadata, timeout=5)
-
-                async def direct_page() -> Any:
-                    page = await stub.ListUsers(
-                        identity_pb2.ListUsersRequest(page_size=50), metadata=metadata, timeout=5
-                    )
-                    ids = sorted({u.account_id for u in page.users if u.account_id})
-                    return await stub.BatchGetAccounts(
-                        identity_pb2.BatchGetAccountsRequest(ids=ids), metadata=metadata, timeout=5
-                    )
-
-                direct = {"get": direct_get, "page of 50 users + account": direct_page}
-                rows = []
-                for shape, query in SHAPES.items():
-                    if shapes and shape not in shapes:
-                        continue
-                    call = via_gateway(query)
-                    await run(call, 50, 4)  # warm: caches, channels, keys
-                    for concurrency in (1, 32):
-                        count = requests if concurrency == 32 else requests // 2
-                        before_cpu, before_calls = cpu_seconds(gateway.pid), served_calls(reader)
-                        latencies, rps = await run(call, count, concurrency)
-                        cpu_ms = (cpu_seconds(gateway.pid) - before_cpu) * 1000 / count
-                        calls = (served_calls(reader) - before_calls) / count
-                        rss = rss_mb(gateway.pid)
-                        await run(direct[shape], 20, 4)
-                        direct_latencies, direct_rps = await run(direct[shape], count, concurrency)
-                        rows.append(
-                            (shape, concurrency, rps, latencies, cpu_ms, rss, calls, direct_latencies, direct_rps)
-                        )
+        load = Load(f"http://127.0.0.1:{port}", stack.address("identity"), token)
+        rows = []
+        try:
+            for shape in SHAPES:
+                if shapes and shape not in shapes:
+                    continue
+                await load.measure("gateway", shape, 50, 4)  # warm: caches, channels, keys
+                await load.measure("direct", shape, 20, 4)
+                for concurrency in (1, 32):
+                    count = requests if concurrency == 32 else requests // 2
+                    gateway_before, services_before = cpu_seconds(gateway.pid), time.process_time()
+                    calls_before = served_calls(reader)
+                    through = await load.measure("gateway", shape, count, concurrency)
+                    gateway_ms = (cpu_seconds(gateway.pid) - gateway_before) * 1000 / count
+                    services_ms = (time.process_time() - services_before) * 1000 / count
+                    calls = (served_calls(reader) - calls_before) / count
+                    rss = rss_mb(gateway.pid)
+                    direct = await load.measure("direct", shape, count, concurrency)
+                    rows.append((shape, concurrency, through, gateway_ms, services_ms, rss, calls, direct))
+        finally:
+            load.stop()
     finally:
         if gateway is not None:
             gateway.terminate()
@@ -166,14 +121,16 @@ async def main(requests: int, shapes: list[str]) -> None:
         await stack.stop()
 
     print(
-        f"\n{'shape':<28} {'conc':>4} {'rps':>7} {'p50 ms':>7} {'p99 ms':>7} {'gw CPU ms':>9} {'RSS MB':>7}"
-        f" {'calls':>5} {'p50/direct':>10} {'rps/direct':>10}"
+        f"\n{'shape':<28} {'conc':>4} {'rps':>7} {'p50 ms':>7} {'p99 ms':>7} {'gw CPU ms':>9} {'svc CPU':>7}"
+        f" {'RSS MB':>7} {'calls':>5} {'p50/direct':>10} {'rps/direct':>10}"
     )
-    for shape, conc, rps, lat, cpu_ms, rss, calls, dlat, drps in rows:
+    for shape, conc, through, gateway_ms, services_ms, rss, calls, direct in rows:
+        lat = through.latencies_ms
         p50, p99 = statistics.median(lat), sorted(lat)[int(len(lat) * 0.99) - 1]
         print(
-            f"{shape:<28} {conc:>4} {rps:>7.0f} {p50:>7.2f} {p99:>7.2f} {cpu_ms:>9.2f} {rss:>7.0f} {calls:>5.1f}"
-            f" {p50 / statistics.median(dlat):>10.2f} {rps / drps:>10.2f}"
+            f"{shape:<28} {conc:>4} {through.rps:>7.0f} {p50:>7.2f} {p99:>7.2f} {gateway_ms:>9.2f} {services_ms:>7.2f}"
+            f" {rss:>7.0f} {calls:>5.1f} {p50 / statistics.median(direct.latencies_ms):>10.2f}"
+            f" {through.rps / direct.rps:>10.2f}"
         )
 
 

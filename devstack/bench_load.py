@@ -1,0 +1,121 @@
+"""The gateway bench's load generator, in a process of its own (`start_load`), so the clients take no
+CPU from the services or the gateway being measured. It keeps one HTTP client (aiohttp, keep-alive
+connections) to the gateway and one gRPC channel to identity, and runs each measurement it is sent:
+the same reads through the gateway or directly over gRPC, N requests from C concurrent clients."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+import aiohttp
+import grpc.aio
+import uvloop
+
+from protos.identity.v1 import identity_pb2, identity_pb2_grpc
+
+SHAPES = {
+    "get": "{ me { id email } }",
+    "page of 50 users + account": "{ users(first: 50) { edges { node { id email account { name } } } } }",
+}
+
+
+@dataclass(frozen=True)
+class Measurement:
+    latencies_ms: list[float]
+    rps: float
+
+
+async def run(call: Callable[[], Awaitable[Any]], requests: int, concurrency: int) -> Measurement:
+    latencies: list[float] = []
+    remaining = requests
+
+    async def client() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            started = time.perf_counter()
+            await call()
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    return Measurement(latencies, requests / (time.perf_counter() - started))
+
+
+async def _serve(conn: Connection, gateway_url: str, identity_address: str, token: str) -> None:
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    metadata = (("authorization", f"Bearer {token}"),)
+    connector = aiohttp.TCPConnector(limit=0)
+    async with (
+        aiohttp.ClientSession(gateway_url, connector=connector, headers=headers) as http,
+        grpc.aio.insecure_channel(identity_address) as channel,
+    ):
+        stub = identity_pb2_grpc.IdentityServiceStub(channel)
+
+        def via_gateway(query: str) -> Callable[[], Awaitable[Any]]:
+            body = aiohttp.payload.BytesPayload(
+                b'{"query":' + _json_string(query) + b"}", content_type="application/json"
+            )
+
+            async def call() -> None:
+                async with http.post("/graphql", data=body) as response:
+                    content = await response.read()
+                    if response.status != 200 or b'"errors"' in content:
+                        raise RuntimeError(f"gateway answered {response.status}: {content[:300]!r}")
+
+            return call
+
+        async def direct_get() -> None:
+            await stub.GetMe(identity_pb2.GetMeRequest(), metadata=metadata, timeout=5)
+
+        async def direct_page() -> None:
+            page = await stub.ListUsers(identity_pb2.ListUsersRequest(page_size=50), metadata=metadata, timeout=5)
+            ids = sorted({u.account_id for u in page.users if u.account_id})
+            await stub.BatchGetAccounts(identity_pb2.BatchGetAccountsRequest(ids=ids), metadata=metadata, timeout=5)
+
+        calls = {("gateway", shape): via_gateway(query) for shape, query in SHAPES.items()} | {
+            ("direct", "get"): direct_get,
+            ("direct", "page of 50 users + account"): direct_page,
+        }
+        loop = asyncio.get_running_loop()
+        while (order := await loop.run_in_executor(None, conn.recv)) is not None:
+            path, shape, requests, concurrency = order
+            conn.send(await run(calls[(path, shape)], requests, concurrency))
+
+
+def _json_string(text: str) -> bytes:
+    return json.dumps(text).encode()
+
+
+def _main(conn: Connection, gateway_url: str, identity_address: str, token: str) -> None:
+    uvloop.run(_serve(conn, gateway_url, identity_address, token))
+
+
+class Load:
+    """The load process, driven from the bench's loop (which keeps serving while it waits)."""
+
+    def __init__(self, gateway_url: str, identity_address: str, token: str) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(target=_main, args=(child, gateway_url, identity_address, token), daemon=True)
+        self._process.start()
+
+    async def measure(self, path: str, shape: str, requests: int, concurrency: int) -> Measurement:
+        self._conn.send((path, shape, requests, concurrency))
+        result: Measurement = await asyncio.get_running_loop().run_in_executor(None, self._conn.recv)
+        return result
+
+    @property
+    def pid(self) -> int:
+        return int(self._process.pid or 0)
+
+    def stop(self) -> None:
+        self._conn.send(None)
+        self._process.join(10)
