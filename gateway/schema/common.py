@@ -136,7 +136,8 @@ class ProtoEnum(enum.Enum):
 
     @classmethod
     def from_pb(cls, number: int) -> Self:
-        return cls(cls._proto.Name(number))
+        member: Self | None = cls._by_number.get(number)  # type: ignore[attr-defined]
+        return member if member is not None else cls(cls._proto.Name(number))
 
     def to_pb(self) -> Any:
         """The proto number (typed Any: each proto enum has its own ValueType)."""
@@ -164,6 +165,7 @@ def proto_enum(proto: ProtoEnumType, *, description: str | None = None) -> Calla
         functional_api: Any = cls  # Enum(name, members): typeshed does not have it for subclasses
         built: type[E] = functional_api(cls.__name__, members, module=cls.__module__, qualname=cls.__qualname__)
         built._proto = proto
+        built._by_number = {proto.Value(member.value): member for member in built}  # type: ignore[attr-defined]
         return strawberry.enum(built, description=description)
 
     return build

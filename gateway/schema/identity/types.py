@@ -76,12 +76,11 @@ class User(Node):
     role: Role
     status: UserStatus
     team: SupportTeam | None
-    invitation: Invitation | None
-    email_preferences: EmailPreferences | None
     created_at: datetime
     last_login_at: datetime | None
     account_id: strawberry.Private[str]
     contact_id: strawberry.Private[str]
+    message: strawberry.Private[pb.User]  # the nested parts are converted only when asked for
 
     @classmethod
     def from_pb(cls, m: pb.User) -> User:
@@ -92,15 +91,21 @@ class User(Node):
             role=Role.from_pb(m.role),
             status=UserStatus.from_pb(m.status),
             team=SupportTeam.from_pb(m.team) if m.team else None,
-            invitation=Invitation.from_pb(m.invitation) if m.HasField("invitation") else None,
-            email_preferences=EmailPreferences.from_pb(m.email_preferences)
-            if m.HasField("email_preferences")
-            else None,
             created_at=dt(m.created_at),
             last_login_at=optional_dt(m, "last_login_at"),
             account_id=m.account_id,
             contact_id=m.contact_id,
+            message=m,
         )
+
+    @strawberry.field
+    def invitation(self) -> Invitation | None:
+        return Invitation.from_pb(self.message.invitation) if self.message.HasField("invitation") else None
+
+    @strawberry.field
+    def email_preferences(self) -> EmailPreferences | None:
+        m = self.message
+        return EmailPreferences.from_pb(m.email_preferences) if m.HasField("email_preferences") else None
 
     @strawberry.field
     def account(self, info: Ctx) -> Account | None:
