@@ -9,7 +9,7 @@ import logging
 import time
 from asyncio import FIRST_COMPLETED
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -281,14 +281,15 @@ class FreshTraceContext:
 def create_app(
     clients: ServiceClients,
     verifier: TokenVerifier,
-    bus: EventBus | None,
+    bus: EventBus | Callable[[], Awaitable[EventBus]] | None,
     *,
     cors_origins: Sequence[str] = (),
     introspection: bool = True,
     trusted_documents: str = "",
     batching: int = 0,
 ) -> Starlette:
-    """`clients` are started in the lifespan (channels must be made inside the running loop).
+    """`clients` are started in the lifespan (channels must be made inside the running loop), and
+    `bus` connected there when it is given as a coroutine function (a worker process's own).
     `cors_origins`: browser origins allowed to call (PORTAL_CORS_ORIGINS); empty = same origin only.
     `introspection`: PORTAL_GRAPHQL_INTROSPECTION (introspection and field suggestions);
     `trusted_documents`: PORTAL_TRUSTED_DOCUMENTS (only those run); `batching`: PORTAL_GRAPHQL_BATCHING
@@ -298,12 +299,15 @@ def create_app(
     live = LiveEvents()
     documents = Documents(load_trusted(trusted_documents) if trusted_documents else None)
     graphql = PortalGraphQL(clients, verifier, live, documents)
+    connected: dict[str, EventBus | None] = {"bus": None if callable(bus) else bus}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         clients.start()
-        if bus is not None:
-            await live.start(bus)
+        if callable(bus):  # connected here, inside this worker's loop
+            connected["bus"] = await bus()
+        if connected["bus"] is not None:
+            await live.start(connected["bus"])
         yield
         await clients.close()
 
@@ -319,8 +323,9 @@ def create_app(
     async def health_detail(request: Request) -> Response:
         services = await clients.health()
         keys = await verifier.ready()
-        connection = getattr(bus, "_connection", None)
-        broker = None if bus is None else connection is None or not getattr(connection, "is_closed", False)
+        connection = getattr(connected["bus"], "_connection", None)
+        closed = getattr(connection, "is_closed", False)
+        broker = None if connected["bus"] is None else connection is None or not closed
         return JSONResponse({"ready": keys, "signingKeys": keys, "services": services, "broker": broker})
 
     app = Starlette(

@@ -11,7 +11,7 @@ import os
 import socket
 from typing import Any, ClassVar
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICES = ("identity", "contacts", "cases", "billing")
@@ -39,6 +39,9 @@ class PortalSettings(BaseSettings):
     mail_from: str = "Customer Portal <no-reply@portal.test>"
     public_url: str = "http://127.0.0.1:8000"
     gateway_port: int = 8000
+    # Gateway worker processes sharing the port (each has its own live-event queue, so every
+    # subscription gets its events whichever worker holds it); 1 = the gateway in one process.
+    gateway_workers: int = Field(default=1, ge=1, le=64)
     grpc_deadline_seconds: float = 5.0
     # Where identity is reached for its public signing keys (every process verifies tokens).
     identity_grpc_addr: str = ""
