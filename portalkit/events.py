@@ -25,6 +25,13 @@ from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
 
 from portalkit.catalog import Event
+from portalkit.queues import (
+    DEAD_LETTER_QUEUE,
+    consumer_queue_arguments,
+    dead_letter_queue_arguments,
+    declare_durable,
+    retry_queue_arguments,
+)
 from portalkit.telemetry import component, continued_trace, current_component, current_traceparent, tracer
 
 _meter = metrics.get_meter("portalkit.events")
@@ -46,7 +53,6 @@ def _observe_depths(options: CallbackOptions) -> Iterable[Observation]:
 _meter.create_observable_gauge("messaging.queue.depth", [_observe_depths], description="messages waiting")
 
 EXCHANGE = "portal.events"
-DEAD_LETTER_QUEUE = "portal.events.dlq"
 CONTENT_TYPE = "application/cloudevents+json"
 log = logging.getLogger(__name__)
 
@@ -131,7 +137,7 @@ class RabbitBus:
 
     Each consumer gets a durable queue `<service>.<purpose>`, a retry queue `<queue>.retry` whose
     messages return to the queue when their per-message TTL (the backoff) expires, and the shared
-    dead-letter queue. A message is acknowledged only after its handler finished, or after its copy
+    dead-letter queue: quorum queues (see queues.py). A message is acknowledged only after its handler finished, or after its copy
     was confirmed into the retry or dead-letter queue: nothing is dropped.
     """
 
@@ -154,7 +160,7 @@ class RabbitBus:
                 )
                 channel = await connection.channel(publisher_confirms=True)
                 self._exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
-                await channel.declare_queue(DEAD_LETTER_QUEUE, durable=True)
+                await declare_durable(connection, channel, DEAD_LETTER_QUEUE, dead_letter_queue_arguments())
                 self._connection, self._channel = connection, channel
 
     async def publish(self, envelope: Envelope) -> None:
@@ -174,19 +180,25 @@ class RabbitBus:
         channel = await self._connection.channel(publisher_confirms=True)
         await channel.set_qos(prefetch_count=20)
         exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
-        main = await channel.declare_queue(queue, durable=not exclusive, exclusive=exclusive, auto_delete=exclusive)
-        for key in routing_keys:
-            await main.bind(exchange, routing_key=key)
         retry_queue = f"{queue}.retry"
-        # A live (per-process) queue's retry queue never has a consumer, so auto-delete alone never
-        # fires: it is exclusive too, gone when this connection closes (or its process dies).
-        await channel.declare_queue(
-            retry_queue,
-            durable=not exclusive,
-            exclusive=exclusive,
-            auto_delete=exclusive,
-            arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": queue},
-        )
+        main: aio_pika.abc.AbstractQueue
+        if exclusive:
+            # A live (per-process) queue: classic (a quorum queue cannot be exclusive); its retry
+            # queue never has a consumer, so auto-delete alone never fires: it is exclusive too,
+            # gone when this connection closes (or its process dies).
+            main = await channel.declare_queue(queue, exclusive=True, auto_delete=True)
+            for key in routing_keys:
+                await main.bind(exchange, routing_key=key)
+            await channel.declare_queue(
+                retry_queue,
+                exclusive=True,
+                auto_delete=True,
+                arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": queue},
+            )
+        else:
+            bindings = [(EXCHANGE, key) for key in routing_keys]
+            main = await declare_durable(self._connection, channel, queue, consumer_queue_arguments(), bindings)
+            await declare_durable(self._connection, channel, retry_queue, retry_queue_arguments(queue))
         default = channel.default_exchange
 
         async def on_message(message: AbstractIncomingMessage) -> None:

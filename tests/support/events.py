@@ -12,6 +12,7 @@ from typing import Any
 import aio_pika
 
 from portalkit.events import DEAD_LETTER_QUEUE, EXCHANGE
+from portalkit.queues import dead_letter_queue_arguments
 
 
 class EventTap:
@@ -87,7 +88,7 @@ async def dead_lettered(amqp_url: str, message_id: str, timeout: float = 15) -> 
     connection = await aio_pika.connect(amqp_url)
     async with connection:
         channel = await connection.channel()
-        queue = await channel.declare_queue(DEAD_LETTER_QUEUE, durable=True)
+        queue = await channel.declare_queue(DEAD_LETTER_QUEUE, durable=True, arguments=dead_letter_queue_arguments())
         others: list[aio_pika.abc.AbstractIncomingMessage] = []
         deadline = asyncio.get_running_loop().time() + timeout
         try:
