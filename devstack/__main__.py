@@ -42,7 +42,7 @@ async def main() -> None:
         "  services:  " + ", ".join(f"{n}={stack.address(n)}" for n in stack.services),
         f"  events:    {'RabbitMQ ' + settings.amqp_url if bus_kind == 'RabbitBus' else 'in-process bus (RabbitMQ unreachable)'}",
         f"  mail:      {mail}",
-        f"  inbound:   smtp://127.0.0.1:{getattr(stack.services['cases'], 'inbound_port', 0)} (email-to-case)",
+        f"  inbound:   smtp://127.0.0.1:{stack.services['cases'].listener('inbound').port} (email-to-case)",
         f"  demo logins (password {DEMO_PASSWORD!r}):",
         *[f"    {login.email:<22} {login.role:<14} {login.account}" for login in logins],
         "",

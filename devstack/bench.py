@@ -467,7 +467,7 @@ async def bench_knowledge_and_mail(stack: Any, http: httpx.AsyncClient, runs: in
         return response
 
     searched = await measure(knowledge_search, max(100, runs))
-    port = stack.services["cases"].inbound_port
+    port = stack.services["cases"].listener("inbound").port
 
     async def mail_to_case() -> object:
         subject = f"Bench mail {uuid.uuid4().hex[:10]}"

@@ -79,6 +79,22 @@ class Store(Protocol):
     async def ensure_indexes(self) -> None: ...
 
 
+class Listener(Protocol):
+    """A server of a service's own beside its gRPC API: started after the gRPC server (on its host),
+    stopped first; a port it cannot take is one line naming `variable`."""
+
+    name: str
+    variable: str  # the setting that moves its port, e.g. PORTAL_INBOUND_SMTP_PORT
+
+    @property
+    def port(self) -> int:
+        """The bound port (the configured one before start)."""
+
+    async def start(self, host: str) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 @dataclass
 class Service:
     settings: ServiceSettings
@@ -92,7 +108,9 @@ class Service:
     # cancelled first at stop. Each must be safe with several instances running it.
     jobs: Sequence[Callable[[], Coroutine[Any, Any, None]]] = ()
     # steps run once the store's indexes exist, before the server listens (e.g. identity's bootstrap admin)
-    on_start: Sequence[Callable[[], Awaitable[None]]] = ()
+    on_start: Sequence[Callable[[], Awaitable[object]]] = ()
+    # servers of the service's own beside its gRPC API (cases' inbound SMTP), on the gRPC host
+    listeners: Sequence[Listener] = ()
     relay: OutboxRelay | None = None
     server: ServiceServer | None = None
     _own_bus: bool = False
@@ -140,9 +158,25 @@ class Service:
         except RuntimeError as exc:
             raise PortInUse(port_in_use_message(self.name, address, variable)) from exc
         self._job_tasks = [asyncio.create_task(job(), name=f"{self.name}-{job.__name__}") for job in self.jobs]
+        listen_host = host.strip("[]") or "0.0.0.0"  # noqa: S104 - a server's listen address
+        for listener in self.listeners:
+            try:
+                await listener.start(listen_host)
+            except OSError as exc:
+                await self.stop()
+                raise PortInUse(
+                    port_in_use_message(
+                        f"{self.name} {listener.name}", f"{listen_host}:{listener.port}", listener.variable
+                    )
+                ) from exc
         return bound
 
+    def listener(self, name: str) -> Listener:
+        return next(listener for listener in self.listeners if listener.name == name)
+
     async def stop(self) -> None:
+        for listener in self.listeners:
+            await listener.stop()
         for task in self._job_tasks:
             task.cancel()
         for task in self._job_tasks:

@@ -44,12 +44,17 @@ class _Handler:
 
 
 class InboundListener:
-    def __init__(self, cases: Cases, max_bytes: int = DEFAULT_MAX_BYTES, hostname: str = "portal") -> None:
+    """The email-to-case SMTP server: the cases service's listener (see portalkit.service.Listener)."""
+
+    name = "inbound"
+    variable = "PORTAL_INBOUND_SMTP_PORT"
+
+    def __init__(self, cases: Cases, port: int, max_bytes: int = DEFAULT_MAX_BYTES, hostname: str = "portal") -> None:
         self._handler = _Handler(cases)
         self._max_bytes = max_bytes
         self._hostname = hostname
         self._server: asyncio.base_events.Server | None = None
-        self.port = 0
+        self.port = port
 
     def _protocol(self) -> Any:
         return SMTP(
@@ -60,12 +65,11 @@ class InboundListener:
             timeout=60,
         )
 
-    async def start(self, host: str, port: int) -> int:
+    async def start(self, host: str) -> None:
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._protocol, host=host, port=port)
+        self._server = await loop.create_server(self._protocol, host=host, port=self.port)
         self.port = int(self._server.sockets[0].getsockname()[1])
         log.info("inbound SMTP listening", extra={"port": self.port})
-        return self.port
 
     async def stop(self) -> None:
         if self._server is not None:

@@ -1,12 +1,12 @@
 """The cases service's composition root: `build(settings)` wires store, domain, handlers and consumers
-into the kit's Service (relay, guarded server)."""
+into the kit's Service (relay, guarded server), with the knowledge index refresh as a job and the
+inbound email-to-case SMTP listener as a listener (PORTAL_INBOUND_SMTP_PORT; 0 = any free port, as
+the test stacks use)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from dataclasses import dataclass, field
 
 from portalkit.config import ServiceSettings
 from portalkit.service import GrpcApi, Infrastructure, Service
@@ -42,56 +42,7 @@ class CasesSettings(ServiceSettings):
     directory_deadline_seconds: float = 2.0
 
 
-@dataclass
-class CasesService(Service):
-    """The kit's Service plus the inbound email-to-case listener, started and stopped with it (the
-    kit has no hook for a service's own background servers, so this subclass adds one). It listens
-    on the gRPC server's host at PORTAL_INBOUND_SMTP_PORT (0: any free port, as the test stacks do)."""
-
-    inbound: InboundListener | None = field(default=None)
-    _refresher: asyncio.Task[None] | None = field(default=None)
-
-    @property
-    def inbound_port(self) -> int:
-        return self.inbound.port if self.inbound else 0
-
-    async def start(self, address: str = "") -> int:
-        settings = self.settings
-        assert isinstance(settings, CasesSettings)
-        await self.domain.refresh_index()  # the search index, rebuilt from the service's own articles
-        port = await super().start(address)
-        self._refresher = asyncio.create_task(self._refresh(settings.knowledge_refresh_seconds), name="kb-index")
-        host = address.rsplit(":", 1)[0] if address else "0.0.0.0"  # noqa: S104 - a server's listen address
-        self.inbound = InboundListener(self.domain, settings.inbound_max_bytes)
-        try:
-            await self.inbound.start(host.strip("[]"), settings.inbound_smtp_port)
-        except OSError as exc:
-            await self.stop()
-            raise SystemExit(
-                f"cases: cannot listen for inbound mail on port {settings.inbound_smtp_port}; "
-                "set PORTAL_INBOUND_SMTP_PORT"
-            ) from exc
-        return port
-
-    async def _refresh(self, seconds: float) -> None:
-        while True:
-            await asyncio.sleep(seconds)
-            try:
-                await self.domain.refresh_index()
-            except Exception:
-                log.exception("knowledge index refresh failed")
-
-    async def stop(self) -> None:
-        if self._refresher is not None:
-            self._refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._refresher
-        if self.inbound is not None:
-            await self.inbound.stop()
-        await super().stop()
-
-
-def build(settings: CasesSettings, infra: Infrastructure | None = None) -> CasesService:
+def build(settings: CasesSettings, infra: Infrastructure | None = None) -> Service:
     infra = (infra or Infrastructure()).complete(settings)
     store = CasesStore(infra.db)
     if not settings.cases_secret:
@@ -109,4 +60,25 @@ def build(settings: CasesSettings, infra: Infrastructure | None = None) -> Cases
     )
     api = GrpcApi.of(cases_pb2, cases_pb2_grpc, CasesHandlers(domain))
     verifier = token_verifier(settings.identity_grpc_addr)
-    return CasesService(settings, infra, store, domain, api, verifier.verify, consumers(domain))
+
+    async def refresh_knowledge_index() -> None:
+        """Articles published through another replica reach this one's search index."""
+        while True:
+            await asyncio.sleep(settings.knowledge_refresh_seconds)
+            try:
+                await domain.refresh_index()
+            except Exception:
+                log.exception("knowledge index refresh failed")
+
+    return Service(
+        settings,
+        infra,
+        store,
+        domain,
+        api,
+        verifier.verify,
+        consumers(domain),
+        jobs=[refresh_knowledge_index],
+        on_start=[domain.refresh_index],  # the search index, rebuilt from the service's own articles
+        listeners=[InboundListener(domain, settings.inbound_smtp_port, settings.inbound_max_bytes)],
+    )

@@ -33,7 +33,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(200))
 
 @pytest.fixture
 def port(stack) -> int:
-    return stack.services["cases"].inbound_port
+    return stack.services["cases"].listener("inbound").port
 
 
 def tag() -> str:

@@ -161,6 +161,20 @@ async def test_a_second_stack_on_the_same_grpc_port_is_refused_with_one_line(sta
     assert (await httpx.AsyncClient().get(f"{stack.gateway_url}/readyz")).status_code == 200
 
 
+async def test_a_taken_inbound_mail_port_is_refused_with_one_line(stack):
+    taken, port = _listening_socket()
+    unreachable_broker = f"amqp://guest:guest@127.0.0.1:{free_port()}/"
+    try:
+        with pytest.raises(PortInUse) as refused:
+            second = await start_stack({"amqp_url": unreachable_broker, "inbound_smtp_port": port})
+            await second.stop()  # pragma: no cover - only if it wrongly started
+    finally:
+        taken.close()
+    message = str(refused.value)
+    assert "\n" not in message and "cases inbound" in message
+    assert f":{port}" in message and "PORTAL_INBOUND_SMTP_PORT" in message
+
+
 def _listening_socket() -> tuple[socket.socket, int]:
     taken = socket.socket()
     taken.bind(("0.0.0.0", 0))
