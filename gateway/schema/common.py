@@ -191,6 +191,19 @@ def batch_loader(load: Callable[[list[K]], Awaitable[Sequence[V]]]) -> DataLoade
     return DataLoader(load_fn=load, max_batch_size=MAX_BATCH)
 
 
+def read_by_id(
+    loader: Callable[[PortalContext], DataLoader[str, Any]], convert: Callable[[Any], T]
+) -> Callable[[Ctx, str], Awaitable[T | None]]:
+    """`load_user(info, id)` and the like: one object by id through the request's loader (batched
+    with the rest of the list), converted to its graph type; None when not found or not readable."""
+
+    async def read(info: Ctx, key: str) -> T | None:
+        found = await info.context.loader(loader).load(key)
+        return convert(found) if found is not None else None
+
+    return read
+
+
 def pages_per_account(
     fetch: Callable[[list[str], tuple[Any, ...]], Awaitable[Iterable[Any]]],
 ) -> Callable[[], DataLoader[tuple[Any, ...], Any]]:

@@ -10,7 +10,18 @@ import strawberry
 
 from gateway.schema.billing import loaders
 from gateway.schema.billing.enums import ExportFormat, ExportStatus, InvoiceStatus, PaymentMethodType, PaymentStatus
-from gateway.schema.common import Connection, Ctx, Money, Node, Reference, References, connection, dt, optional_dt
+from gateway.schema.common import (
+    Connection,
+    Ctx,
+    Money,
+    Node,
+    Reference,
+    References,
+    connection,
+    dt,
+    optional_dt,
+    read_by_id,
+)
 from protos.billing.v1 import billing_pb2 as pb
 
 if TYPE_CHECKING:
@@ -326,29 +337,19 @@ class UsageRecordInput:
     unit: str
 
 
-async def load_invoice(info: Ctx, invoice_id: str) -> Invoice | None:
-    found = await info.context.loader(loaders.invoices).load(invoice_id)
-    return Invoice.from_pb(found) if found is not None else None
+load_invoice = read_by_id(loaders.invoices, Invoice.from_pb)
 
 
-async def load_credit(info: Ctx, credit_id: str) -> Credit | None:
-    found = await info.context.loader(loaders.credits).load(credit_id)
-    return Credit.from_pb(found) if found is not None else None
+load_credit = read_by_id(loaders.credits, Credit.from_pb)
 
 
-async def load_payment(info: Ctx, payment_id: str) -> Payment | None:
-    found = await info.context.loader(loaders.payments).load(payment_id)
-    return Payment.from_pb(found) if found is not None else None
+load_payment = read_by_id(loaders.payments, Payment.from_pb)
 
 
-async def load_usage(info: Ctx, usage_id: str) -> Usage | None:
-    found = await info.context.loader(loaders.usages).load(usage_id)
-    return Usage.from_pb(found) if found is not None else None
+load_usage = read_by_id(loaders.usages, Usage.from_pb)
 
 
-async def load_payment_method(info: Ctx, method_id: str) -> PaymentMethod | None:
-    found = await info.context.loader(loaders.payment_methods).load(method_id)
-    return PaymentMethod.from_pb(found) if found is not None else None
+load_payment_method = read_by_id(loaders.payment_methods, PaymentMethod.from_pb)
 
 
 def page_of(items: list[Any], reply: Any) -> Connection[Any]:

@@ -21,6 +21,7 @@ from gateway.schema.common import (
     dt,
     optional_dt,
     page_size,
+    read_by_id,
     to_pb,
 )
 from gateway.schema.identity import loaders as identity_loaders
@@ -293,9 +294,7 @@ class Article(Node):
         )
 
 
-async def load_article(info: Ctx, article_id: str) -> Article | None:
-    found = await info.context.loader(loaders.articles).load(article_id)
-    return Article.from_pb(found) if found is not None else None
+load_article = read_by_id(loaders.articles, Article.from_pb)
 
 
 @strawberry.type()

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from gateway.schema.common import Connection, Ctx, Node, Reference, References, connection, dt, optional_dt
+from gateway.schema.common import Connection, Ctx, Node, Reference, References, connection, dt, optional_dt, read_by_id
 from gateway.schema.contacts import loaders
 from gateway.schema.contacts.enums import PortalAccessStatus, SyncStatus
 from gateway.schema.identity import loaders as identity_loaders
@@ -81,9 +81,7 @@ def contact_connection(page: Any) -> Connection[Contact]:
     return connection([Contact.from_pb(c) for c in page.contacts], page)
 
 
-async def load_contact(info: Ctx, contact_id: str) -> Contact | None:
-    found = await info.context.loader(loaders.contacts).load(contact_id)
-    return Contact.from_pb(found) if found is not None else None
+load_contact = read_by_id(loaders.contacts, Contact.from_pb)
 
 
 @strawberry.input(

@@ -7,7 +7,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from gateway.schema.common import Connection, Ctx, Node, Reference, References, connection, dt, optional_dt, page_size
+from gateway.schema.common import (
+    Connection,
+    Ctx,
+    Node,
+    Reference,
+    References,
+    connection,
+    dt,
+    optional_dt,
+    page_size,
+    read_by_id,
+)
 from gateway.schema.contacts import loaders as contact_loaders
 from gateway.schema.identity import loaders
 from gateway.schema.identity.enums import AnnouncementKind, InvitationStatus, Role, SupportTeam, UserStatus
@@ -296,19 +307,13 @@ class PublishAnnouncementInput:
 # --- by id: the node registry's resolvers, and other fields' ------------------------------------------
 
 
-async def load_user(info: Ctx, user_id: str) -> User | None:
-    found = await info.context.loader(loaders.users).load(user_id)
-    return User.from_pb(found) if found is not None else None
+load_user = read_by_id(loaders.users, User.from_pb)
 
 
-async def load_account(info: Ctx, account_id: str) -> Account | None:
-    found = await info.context.loader(loaders.accounts).load(account_id)
-    return Account.from_pb(found) if found is not None else None
+load_account = read_by_id(loaders.accounts, Account.from_pb)
 
 
-async def load_announcement(info: Ctx, announcement_id: str) -> Announcement | None:
-    found = await info.context.loader(loaders.announcements).load(announcement_id)
-    return Announcement.from_pb(found) if found is not None else None
+load_announcement = read_by_id(loaders.announcements, Announcement.from_pb)
 
 
 def _contact(found: Any, info: Ctx) -> Any:
