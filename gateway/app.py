@@ -39,13 +39,13 @@ from gateway.schema.billing.downloads import download_routes
 from gateway.schema.cases.downloads import attachment_route
 from gateway.schema.root import POLICY, schema
 from gateway.tokens import CachedVerifier
-from gateway.tracing import PortalTracing
+from gateway.tracing import portal_tracing
 from portalkit.auth import TokenVerifier
 from portalkit.events import EventBus
 
 log = logging.getLogger(__name__)
-if PortalTracing not in schema.extensions:  # GraphQL spans per operation and resolver, secrets filtered
-    schema.extensions = (*schema.extensions, PortalTracing)
+if portal_tracing not in schema.extensions:  # GraphQL spans per operation and resolver, secrets filtered
+    schema.extensions = (*schema.extensions, portal_tracing)
 MAX_BODY_BYTES = 1 << 20  # JSON bodies; uploads get their own limit
 MAX_SOCKETS_PER_CLIENT = 50
 WS_INIT_SECONDS = 10.0

@@ -10,7 +10,7 @@ from collections.abc import Generator
 from typing import Any
 
 from opentelemetry import trace
-from strawberry.extensions import LifecycleStep
+from strawberry.extensions import LifecycleStep, SchemaExtension
 from strawberry.extensions.tracing import OpenTelemetryExtension
 from strawberry.types.execution import ExecutionContext
 
@@ -41,12 +41,6 @@ class PortalTracing(OpenTelemetryExtension):
     def __init__(self, *, execution_context: ExecutionContext | None = None) -> None:
         super().__init__(execution_context=execution_context, arg_filter=filter_args)
 
-    def _implements_resolve(self) -> bool:  # type: ignore[override]
-        # Strawberry asks each request's extension instance whether it wraps resolvers: only a
-        # recorded trace gets resolver spans; an unsampled request's fields run unwrapped (no
-        # per-field middleware at all).
-        return trace.get_current_span().is_recording()
-
     def filter_resolver_args(self, args: dict[str, Any], info: Any) -> dict[str, Any]:
         # the base class deep-copies first, which fails on uploads (open files); ours only reads
         return filter_args(args, info)
@@ -60,3 +54,11 @@ class PortalTracing(OpenTelemetryExtension):
         yield
         for _ in steps:
             pass
+
+
+def portal_tracing() -> SchemaExtension:
+    """Each request's tracing extension (Strawberry calls this per request): PortalTracing inside a
+    recorded trace; otherwise an extension that overrides no hook, so an unsampled request pays
+    nothing for GraphQL spans (Strawberry runs only the hooks an extension overrides, and wraps
+    resolvers only for one that overrides `resolve`)."""
+    return PortalTracing() if trace.get_current_span().is_recording() else SchemaExtension()
