@@ -106,7 +106,7 @@ class _WhenExported(Sampler):
 
     def should_sample(self, *args: Any, **kwargs: Any) -> SamplingResult:
         if not self.exporting:
-            return SamplingResult(Decision.DROP)
+            return _DROPPED
         if self._configured is None:
             self._configured = sampling._get_from_env_or_default()
         return self._configured.should_sample(*args, **kwargs)
@@ -116,6 +116,12 @@ class _WhenExported(Sampler):
 
 
 _SAMPLER = _WhenExported()
+_DROPPED = SamplingResult(Decision.DROP)  # immutable: one for every dropped span
+
+
+def spans_exported() -> bool:
+    """Whether any span processor takes spans: code on a hot path may skip making a span at all."""
+    return _SAMPLER.exporting
 
 
 @contextmanager
