@@ -195,6 +195,89 @@ class _ComponentTracer(trace.Tracer):
         return self._tracer().start_as_current_span(*args, **kwargs)
 
 
+class _ComponentMeterProvider(metrics.MeterProvider):
+    """The process's meter provider: a synchronous instrument records into the meter provider of
+    the component current when it records (one per component, each with its own exporting readers,
+    made only when metrics are exported); otherwise, and for observable instruments, into the
+    process's own (which in-process readers, as the tests', attach to)."""
+
+    def __init__(self, root: MeterProvider, components: _ByComponent | None) -> None:
+        self.root = root
+        self._components = components
+
+    def provider(self, name: str) -> MeterProvider:
+        if self._components is None:
+            return self.root
+        return self._components.get(name, self.root)  # type: ignore[no-any-return]
+
+    def get_meter(self, *args: Any, **kwargs: Any) -> metrics.Meter:
+        return _ComponentMeter(self, args, kwargs)
+
+
+class _ComponentMeter(metrics.Meter):
+    def __init__(self, provider: _ComponentMeterProvider, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        super().__init__(args[0] if args else kwargs.get("name", ""))
+        self._provider = provider
+        self._args, self._kwargs = args, kwargs
+        self._meters: dict[str, metrics.Meter] = {}
+
+    def meter(self, component: str) -> metrics.Meter:
+        found = self._meters.get(component)
+        if found is None:
+            provider = self._provider.provider(component)
+            found = self._meters[component] = provider.get_meter(*self._args, **self._kwargs)
+        return found
+
+    def _synchronous(self, kind: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return _ComponentInstrument(self, kind, args, kwargs)
+
+    def create_counter(self, *args: Any, **kwargs: Any) -> Any:
+        return self._synchronous("create_counter", args, kwargs)
+
+    def create_up_down_counter(self, *args: Any, **kwargs: Any) -> Any:
+        return self._synchronous("create_up_down_counter", args, kwargs)
+
+    def create_histogram(self, *args: Any, **kwargs: Any) -> Any:
+        return self._synchronous("create_histogram", args, kwargs)
+
+    def create_gauge(self, *args: Any, **kwargs: Any) -> Any:
+        return self._synchronous("create_gauge", args, kwargs)
+
+    def create_observable_counter(self, *args: Any, **kwargs: Any) -> Any:
+        return self.meter("").create_observable_counter(*args, **kwargs)
+
+    def create_observable_gauge(self, *args: Any, **kwargs: Any) -> Any:
+        return self.meter("").create_observable_gauge(*args, **kwargs)
+
+    def create_observable_up_down_counter(self, *args: Any, **kwargs: Any) -> Any:
+        return self.meter("").create_observable_up_down_counter(*args, **kwargs)
+
+
+class _ComponentInstrument:
+    """One instrument per component, made on first use there."""
+
+    def __init__(self, meter: _ComponentMeter, kind: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self._meter, self._kind, self._args, self._kwargs = meter, kind, args, kwargs
+        self._instruments: dict[str, Any] = {}
+
+    def _instrument(self) -> Any:
+        component = _component.get()
+        found = self._instruments.get(component)
+        if found is None:
+            found = getattr(self._meter.meter(component), self._kind)(*self._args, **self._kwargs)
+            self._instruments[component] = found
+        return found
+
+    def add(self, amount: float, attributes: Any = None, context: Any = None) -> None:
+        self._instrument().add(amount, attributes, context)
+
+    def record(self, amount: float, attributes: Any = None, context: Any = None) -> None:
+        self._instrument().record(amount, attributes, context)
+
+    def set(self, amount: float, attributes: Any = None, context: Any = None) -> None:
+        self._instrument().set(amount, attributes, context)
+
+
 class _ComponentLogHandler(logging.Handler):
     """Exports each log record through the logger provider of the component current when it is made."""
 
@@ -220,8 +303,8 @@ def setup_telemetry(service_name: str, metric_readers: list[MetricReader] | None
     """Install the tracer, meter and logger providers from the standard OTEL_* variables (the SDK
     picks and configures the exporters: endpoints, headers, protocol, timeouts; Resource.create reads
     OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES) and the gRPC and AMQP instrumentations (once per
-    process). Spans and logs are named per component (`component`); metrics carry the process's
-    name. `metric_readers` lets tests read metrics in process."""
+    process). Spans, logs and exported metrics are named per component (`component`); in-process
+    readers (`metric_readers`, for tests) read the process's own metrics."""
     global _provider
     if _provider is not None:
         return _provider
@@ -243,11 +326,6 @@ def setup_telemetry(service_name: str, metric_readers: list[MetricReader] | None
         provider.add_span_processor(BatchSpanProcessor(span_exporter()))
         _SAMPLER.exporting = True
     readers = list(metric_readers or [])
-    for metric_exporter in metric_exporters.values():
-        if issubclass(metric_exporter, MetricReader):
-            readers.append(metric_exporter())
-        else:
-            readers.append(PeriodicExportingMetricReader(metric_exporter()))
     tracer_providers = _ByComponent(
         resource,
         named,
@@ -259,7 +337,29 @@ def setup_telemetry(service_name: str, metric_readers: list[MetricReader] | None
         ),
     )
     trace.set_tracer_provider(_ComponentTracerProvider(provider, tracer_providers))
-    metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=readers))
+
+    def exporting_readers() -> list[MetricReader]:
+        made: list[MetricReader] = []
+        for metric_exporter in metric_exporters.values():
+            if issubclass(metric_exporter, MetricReader):
+                made.append(metric_exporter())
+            else:
+                made.append(PeriodicExportingMetricReader(metric_exporter()))
+        return made
+
+    meter_providers = (
+        _ByComponent(
+            resource,
+            named,
+            lambda named_resource: MeterProvider(
+                resource=named_resource, metric_readers=exporting_readers(), shutdown_on_exit=True
+            ),
+        )
+        if metric_exporters
+        else None
+    )
+    root_meter_provider = MeterProvider(resource=resource, metric_readers=[*readers, *exporting_readers()])
+    metrics.set_meter_provider(_ComponentMeterProvider(root_meter_provider, meter_providers))
     if log_exporters:
         logger_provider = LoggerProvider(resource=resource)
         for log_exporter in log_exporters.values():

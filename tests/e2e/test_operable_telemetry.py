@@ -140,8 +140,9 @@ def test_exporters_none_send_nothing(receiver, direct_amqp_url):
 
 
 def test_the_embedded_stack_names_each_component(receiver, direct_amqp_url, tmp_path):
-    """One process, five components: each span and log is under its own component's service.name,
-    as the distributed run names them (a login's gateway span, identity's server span)."""
+    """One process, five components: each span, log and exported metric is under its own
+    component's service.name, as the distributed run names them (a login's gateway span and
+    rpc.client.duration, identity's server span and rpc.server.duration)."""
     ports = {name: free_port() for name in ("GATEWAY", "IDENTITY", "CONTACTS", "CASES", "BILLING")}
     process = subprocess.Popen(
         [sys.executable, "-m", "devstack"],
@@ -157,6 +158,7 @@ def test_the_embedded_stack_names_each_component(receiver, direct_amqp_url, tmp_
             "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
             "OTEL_BSP_SCHEDULE_DELAY": "200",
             "OTEL_BLRP_SCHEDULE_DELAY": "200",
+            "OTEL_METRIC_EXPORT_INTERVAL": "200",
         },
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -203,3 +205,16 @@ def test_the_embedded_stack_names_each_component(receiver, direct_amqp_url, tmp_
     assert {"portal-gateway", "portal-identity"} <= traced
     logged = {name for path, name, _ in receiver.received if path == "/v1/logs"}
     assert logged & {"portal-gateway", "portal-identity", "portal-contacts", "portal-cases", "portal-billing"}
+
+    def metric_names(service: str) -> set[str]:
+        return {
+            metric.name
+            for path, name, data in receiver.received
+            if path == "/v1/metrics" and name == service
+            for scope in data.scope_metrics  # type: ignore[attr-defined]
+            for metric in scope.metrics
+        }
+
+    assert "rpc.client.duration" in metric_names("portal-gateway")  # the gateway's call to identity
+    assert "rpc.server.duration" in metric_names("portal-identity")  # identity serving it
+    assert "rpc.server.duration" not in metric_names("portal-gateway")
