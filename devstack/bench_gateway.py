@@ -79,7 +79,9 @@ async def main(requests: int, shapes: list[str]) -> None:
             "PORTAL_LOG_LEVEL": "WARNING",
             **{f"PORTAL_{name.upper()}_GRPC_ADDR": stack.address(name) for name in stack.services},
         }
-        gateway = subprocess.Popen([sys.executable, "-m", "gateway"], env=env)  # noqa: ASYNC220 - runs beside the loop
+        # BENCH_GATEWAY_CMD: the gateway's command line after the interpreter (e.g. under a profiler)
+        command = os.environ.get("BENCH_GATEWAY_CMD", "-m gateway").split()
+        gateway = subprocess.Popen([sys.executable, *command], env=env)  # noqa: ASYNC220, S603 - runs beside the loop; the operator's own command
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
             for _ in range(200):
                 try:

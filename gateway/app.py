@@ -16,8 +16,9 @@ from typing import Any
 import orjson
 from cross_web import HTTPException
 from opentelemetry import context as otel_context
-from opentelemetry import trace
-from opentelemetry.instrumentation.starlette import StarletteInstrumentor
+from opentelemetry import metrics, propagate, trace
+from opentelemetry.instrumentation import starlette as starlette_instrumentation
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
@@ -40,6 +41,7 @@ from gateway.schema.cases.downloads import attachment_route
 from gateway.schema.root import POLICY, schema
 from gateway.tokens import CachedVerifier
 from gateway.tracing import portal_tracing
+from portalkit import telemetry
 from portalkit.auth import TokenVerifier
 from portalkit.events import EventBus
 
@@ -54,6 +56,7 @@ MAX_UPLOAD_BODY_BYTES = 4 << 20  # multipart GraphQL uploads (case attachments: 
 GZIP_MINIMUM_BYTES = 1024
 # What browser GraphQL clients send (graphql-ws negotiates on the WebSocket, which CORS does not gate).
 CORS_HEADERS = ("Authorization", "Content-Type", "Accept", "traceparent", "tracestate")
+PROPAGATED_HEADERS = frozenset((b"traceparent", b"tracestate", b"baggage"))  # what the W3C propagators read
 
 
 def _error_body(message: str, code: str, reason: str = "") -> dict[str, Any]:
@@ -244,36 +247,72 @@ class AccessLog:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            context = trace.get_current_span().get_span_context()
-            client = scope.get("client") or ("", 0)
-            access_log.info(
-                "%s %s %s",
-                scope["method"],
-                scope["path"],
-                status,
-                extra={
-                    "http.request.method": scope["method"],
-                    "url.path": scope["path"],
-                    "http.response.status_code": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    "client.address": client[0],
-                    "trace_id": format(context.trace_id, "032x") if context.is_valid else "",
-                    "span_id": format(context.span_id, "016x") if context.is_valid else "",
-                },
-            )
+            if access_log.isEnabledFor(logging.INFO):
+                self._log(scope, status, started)
+
+    @staticmethod
+    def _log(scope: Scope, status: int, started: float) -> None:
+        context = trace.get_current_span().get_span_context()
+        client = scope.get("client") or ("", 0)
+        access_log.info(
+            "%s %s %s",
+            scope["method"],
+            scope["path"],
+            status,
+            extra={
+                "http.request.method": scope["method"],
+                "url.path": scope["path"],
+                "http.response.status_code": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "client.address": client[0],
+                "trace_id": format(context.trace_id, "032x") if context.is_valid else "",
+                "span_id": format(context.span_id, "016x") if context.is_valid else "",
+            },
+        )
 
 
-class FreshTraceContext:
-    """Each inbound request starts from an empty OpenTelemetry context: its parent can only come
-    from the caller's traceparent header, never from whatever the serving task happened to carry."""
+class RequestEdge:
+    """The outermost layer. Each request starts from an empty OpenTelemetry context (its parent can
+    only come from the caller's traceparent header, never from whatever the serving task carried)
+    and runs inside its server span. While spans are exported or metrics read, OpenTelemetry's ASGI
+    middleware makes that span and the HTTP server metrics (`observed`); otherwise the span is the
+    sampler's dropped one, made directly: the same trace and span ids for logs and for the calls
+    behind it, without the instrumentation's per-header and per-attribute work nothing would read."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        observed: Callable[[], bool] | None = None,
+        tracer_provider: trace.TracerProvider | None = None,
+    ) -> None:
         self.app = app
+        self.observed = observed or (lambda: telemetry.spans_exported() or telemetry.metrics_read())
+        instrumentation = starlette_instrumentation.__name__, starlette_instrumentation.__version__
+        self.instrumented = OpenTelemetryMiddleware(
+            app,
+            excluded_urls=starlette_instrumentation._excluded_urls,  # OTEL_PYTHON_STARLETTE_EXCLUDED_URLS
+            default_span_details=starlette_instrumentation._get_default_span_details,  # "POST /graphql"
+            tracer=trace.get_tracer(*instrumentation, tracer_provider),
+            meter=metrics.get_meter(*instrumentation),
+            exclude_spans=["receive", "send"],  # one span per request, not three
+        )
+        self.tracer = trace.get_tracer(*instrumentation, tracer_provider)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         token = otel_context.attach(otel_context.Context())
         try:
-            await self.app(scope, receive, send)
+            if scope["type"] not in ("http", "websocket") or self.observed():
+                await self.instrumented(scope, receive, send)
+                return
+            carrier = {
+                name.decode("latin-1"): value.decode("latin-1")
+                for name, value in scope["headers"]
+                if name in PROPAGATED_HEADERS
+            }
+            parent = propagate.extract(carrier) if carrier else None
+            span = self.tracer.start_span(scope["path"], context=parent, kind=trace.SpanKind.SERVER)
+            with trace.use_span(span, end_on_exit=True):
+                await self.app(scope, receive, send)
         finally:
             otel_context.detach(token)
 
@@ -360,6 +399,5 @@ def create_app(
             max_age=600,
         )
     app.add_middleware(AccessLog)  # inside the server span added next
-    StarletteInstrumentor.instrument_app(app)
-    app.add_middleware(FreshTraceContext)  # added last: outermost
+    app.add_middleware(RequestEdge)  # added last: outermost
     return app

@@ -28,6 +28,7 @@ from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 from pythonjsonlogger.json import JsonFormatter
 
 _provider: TracerProvider | None = None
+_metrics_read = False
 # The component (its service.name) whose work runs in this context: set where one process holds
 # several (the embedded stack); tasks started inside inherit it. "" = the process's own name.
 _component: ContextVar[str] = ContextVar("portal_component", default="")
@@ -122,6 +123,11 @@ _DROPPED = SamplingResult(Decision.DROP)  # immutable: one for every dropped spa
 def spans_exported() -> bool:
     """Whether any span processor takes spans: code on a hot path may skip making a span at all."""
     return _SAMPLER.exporting
+
+
+def metrics_read() -> bool:
+    """Whether any reader (an exporter's, or a test's in process) takes measurements."""
+    return _metrics_read
 
 
 @contextmanager
@@ -305,7 +311,7 @@ def setup_telemetry(service_name: str, metric_readers: list[MetricReader] | None
     OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES) and the gRPC and AMQP instrumentations (once per
     process). Spans, logs and exported metrics are named per component (`component`); in-process
     readers (`metric_readers`, for tests) read the process's own metrics."""
-    global _provider
+    global _provider, _metrics_read
     if _provider is not None:
         return _provider
     from opentelemetry._logs import set_logger_provider
@@ -358,8 +364,12 @@ def setup_telemetry(service_name: str, metric_readers: list[MetricReader] | None
         if metric_exporters
         else None
     )
-    root_meter_provider = MeterProvider(resource=resource, metric_readers=[*readers, *exporting_readers()])
-    metrics.set_meter_provider(_ComponentMeterProvider(root_meter_provider, meter_providers))
+    _metrics_read = bool(readers or metric_exporters)
+    if _metrics_read:
+        root_meter_provider = MeterProvider(resource=resource, metric_readers=[*readers, *exporting_readers()])
+        metrics.set_meter_provider(_ComponentMeterProvider(root_meter_provider, meter_providers))
+    else:  # nothing would read a measurement: instruments that record nothing, at no cost
+        metrics.set_meter_provider(metrics.NoOpMeterProvider())
     if log_exporters:
         logger_provider = LoggerProvider(resource=resource)
         for log_exporter in log_exporters.values():
