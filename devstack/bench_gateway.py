@@ -4,7 +4,8 @@ Three processes, as deployed: the services (the embedded stack, in this process)
 (`python -m gateway`) and the load generator (devstack/bench_load.py), so the gateway's CPU time per
 request is read from /proc for that process only and the clients take CPU from neither. Each query
 shape is measured at 1 and 32 concurrent clients and compared with the same reads made directly over
-gRPC by the same load process. Figures move with the machine: read the ratios.
+gRPC by the same load process, in interleaved rounds (`--rounds`, 3: gateway, direct, gateway, ...)
+whose latencies are pooled. Figures move with the machine: read the ratios.
 
 Columns: rps; p50/p99 latency (ms); gateway CPU ms per request; the services' CPU ms per request
 (this process); gateway RSS (MB); gRPC calls the services served per request; and p50 / rps ratios
@@ -25,7 +26,7 @@ import time
 import httpx
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from devstack.bench_load import SHAPES, Load
+from devstack.bench_load import SHAPES, Load, Measurement
 from devstack.embedded import start_stack
 from portalkit.telemetry import setup_logging, setup_telemetry
 from services.identity.demo import DEMO_PASSWORD, load_demo
@@ -63,7 +64,14 @@ def served_calls(reader: InMemoryMetricReader) -> int:
     return total
 
 
-async def main(requests: int, shapes: list[str]) -> None:
+def pooled(rounds: list[Measurement]) -> Measurement:
+    """The rounds as one measurement: every latency, and the rate over their summed durations."""
+    requests = sum(len(m.latencies_ms) for m in rounds)
+    seconds = sum(len(m.latencies_ms) / m.rps for m in rounds)
+    return Measurement([lat for m in rounds for lat in m.latencies_ms], requests / seconds)
+
+
+async def main(requests: int, shapes: list[str], rounds: int) -> None:
     reader = InMemoryMetricReader()
     setup_telemetry("portal-bench", metric_readers=[reader])
     stack = await start_stack({"mail_dir": ".bench/mail", "argon2_profile": "fast"})
@@ -104,16 +112,23 @@ async def main(requests: int, shapes: list[str]) -> None:
                 await load.measure("gateway", shape, 50, 4)  # warm: caches, channels, keys
                 await load.measure("direct", shape, 20, 4)
                 for concurrency in (1, 32):
-                    count = requests if concurrency == 32 else requests // 2
-                    gateway_before, services_before = cpu_seconds(gateway.pid), time.process_time()
-                    calls_before = served_calls(reader)
-                    through = await load.measure("gateway", shape, count, concurrency)
-                    gateway_ms = (cpu_seconds(gateway.pid) - gateway_before) * 1000 / count
-                    services_ms = (time.process_time() - services_before) * 1000 / count
-                    calls = (served_calls(reader) - calls_before) / count
+                    count = (requests if concurrency == 32 else requests // 2) // rounds
+                    gateway_s = services_s = 0.0
+                    calls = 0.0
+                    throughs, directs = [], []
+                    for _ in range(rounds):  # interleaved, so a drift of the machine touches both alike
+                        gateway_before, services_before = cpu_seconds(gateway.pid), time.process_time()
+                        calls_before = served_calls(reader)
+                        throughs.append(await load.measure("gateway", shape, count, concurrency))
+                        gateway_s += cpu_seconds(gateway.pid) - gateway_before
+                        services_s += time.process_time() - services_before
+                        calls += served_calls(reader) - calls_before
+                        directs.append(await load.measure("direct", shape, count, concurrency))
+                    total = count * rounds
+                    through, direct = pooled(throughs), pooled(directs)
+                    gateway_ms, services_ms = gateway_s * 1000 / total, services_s * 1000 / total
                     rss = rss_mb(gateway.pid)
-                    direct = await load.measure("direct", shape, count, concurrency)
-                    rows.append((shape, concurrency, through, gateway_ms, services_ms, rss, calls, direct))
+                    rows.append((shape, concurrency, through, gateway_ms, services_ms, rss, calls / total, direct))
         finally:
             load.stop()
     finally:
@@ -149,7 +164,8 @@ async def seed_users(http: httpx.AsyncClient, headers: dict[str, str]) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved gateway/direct rounds per row")
     parser.add_argument("--shape", action="append", choices=list(SHAPES), help="only these shapes (default: all)")
     args = parser.parse_args()
     setup_logging("WARNING")
-    asyncio.run(main(args.requests, args.shape or []))
+    asyncio.run(main(args.requests, args.shape or [], args.rounds))

@@ -44,6 +44,7 @@ from gateway.tracing import portal_tracing
 from portalkit import telemetry
 from portalkit.auth import TokenVerifier
 from portalkit.events import EventBus
+from portalkit.service import settle_heap
 
 log = logging.getLogger(__name__)
 if portal_tracing not in schema.extensions:  # GraphQL spans per operation and resolver, secrets filtered
@@ -128,8 +129,7 @@ class PortalGraphQL(GraphQL[PortalContext, None]):
     def should_render_graphql_ide(self, request: Any) -> bool:
         """GraphiQL for a browser's plain GET; a GET that carries an operation (a query, or only a
         persisted query's hash in `extensions`) is a GraphQL request, whatever its Accept says."""
-        params = request.query_params
-        return super().should_render_graphql_ide(request) and "extensions" not in params
+        return super().should_render_graphql_ide(request) and "extensions" not in request.query_params
 
     def encode_json(self, data: object) -> str:
         # several times faster than json.dumps for result trees; text, as WebSocket frames need
@@ -347,6 +347,7 @@ def create_app(
             connected["bus"] = await bus()
         if connected["bus"] is not None:
             await live.start(connected["bus"])
+        settle_heap()
         yield
         await clients.close()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -191,6 +192,16 @@ class Service:
                 await self.infra.bus.close()
 
 
+def settle_heap() -> None:
+    """Once a process has started: what it allocated so far (modules, schemas, protobuf descriptors,
+    channels, caches) lives as long as it does, so the garbage collector stops walking it
+    (gc.freeze); its collections then walk only what requests allocate. Measured on the gateway:
+    full collections of ~54 ms each became ~6 ms, ~50 µs of CPU less per request, p99 at 32
+    clients 76 -> 31 ms."""
+    gc.collect()  # nothing collectable is frozen
+    gc.freeze()
+
+
 def run(build: Callable[[Any], Service], settings_class: type[ServiceSettings]) -> None:
     """`python -m services.<name>`: one service as its own process, until SIGTERM/SIGINT."""
     setup_logging()
@@ -199,6 +210,7 @@ def run(build: Callable[[Any], Service], settings_class: type[ServiceSettings]) 
     async def main() -> None:
         service = build(settings_class())
         await service.start()
+        settle_heap()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

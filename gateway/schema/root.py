@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import strawberry
 from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
-from strawberry.extensions import MaxTokensLimiter, ParserCache, SchemaExtension
+from strawberry.extensions import ParserCache
 from strawberry.schema.schema import validate_document
 from strawberry.tools import merge_types
 from strawberry.types.execution import PreExecutionError
@@ -97,32 +97,32 @@ Mutation = merge_types("Mutation", tuple(d.Mutation for d in DOMAINS))
 Subscription = merge_types("Subscription", tuple(d.Subscription for d in DOMAINS))
 
 
-class ErrorShaping(SchemaExtension):
-    """Every error leaves with an extensions.code and without internals (see gateway.errors)."""
+class RequestPipeline(ParserCache):
+    """What every operation goes through, as one extension (each extension costs every request its
+    hooks' context managers): the token limit on parsing; documents parsed once per query text
+    (Strawberry's shared LRU); the document's limits (gateway.limits: linear, no fragment
+    expansion, page sizes as the variables give them), then graphql-core's validation only for
+    documents within them, remembered by query text in a bounded LRU so a front end's repeated
+    queries validate once; and every error leaving with an extensions.code and without internals
+    (gateway.errors)."""
+
+    def __init__(self) -> None:
+        super().__init__(maxsize=DOCUMENT_CACHE_SIZE)
 
     def on_operation(self):  # type: ignore[no-untyped-def]
+        self.execution_context.parse_options["max_tokens"] = MAX_TOKENS
         yield
         result = self.execution_context.result
         if result is not None and result.errors:
             result.errors = [shape_error(e) for e in result.errors]
 
-
-class ParsedDocuments(ParserCache):
-    """Strawberry's parse cache, except that a document that does not parse is left to strawberry's
-    own parse step, which reports the syntax error as a request error (the cache would raise it
-    from inside the extension instead)."""
-
     def on_parse(self):  # type: ignore[no-untyped-def]
+        # a document that does not parse is left to strawberry's own parse step, which reports
+        # the syntax error as a request error (the cache would raise it from inside the extension)
         context = self.execution_context
         with contextlib.suppress(GraphQLError):
             context.graphql_document = self.cached_parse_document(context.query, **context.parse_options)
         yield
-
-
-class CheckedValidation(SchemaExtension):
-    """The document's limits first (gateway.limits: linear, no fragment expansion, page sizes as
-    the variables give them), then graphql-core's validation only for documents within them,
-    remembered by query text in a bounded LRU so a front end's repeated queries validate once."""
 
     async def on_validate(self):  # type: ignore[no-untyped-def]
         context = self.execution_context
@@ -217,10 +217,5 @@ schema = PortalSchema(
     mutation=Mutation,
     subscription=Subscription,
     types=[t for d in DOMAINS for t in d.TYPES],
-    extensions=[
-        ErrorShaping,
-        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        lambda: ParsedDocuments(maxsize=DOCUMENT_CACHE_SIZE),
-        CheckedValidation,
-    ],
+    extensions=[RequestPipeline],
 )
