@@ -8,6 +8,7 @@ An Accept header that allows neither is answered 406. GET results say how they m
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -20,6 +21,7 @@ SUPPORTED = (GRAPHQL_RESPONSE, JSON)
 ANONYMOUS_GET_MAX_AGE = 60
 
 
+@functools.lru_cache(maxsize=256)  # a pure function of the header, which few clients vary
 def negotiate(accept: str | None) -> str | None:
     """The media type to answer in, or None when the client accepts neither (406)."""
     if not accept or not accept.strip():

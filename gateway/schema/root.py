@@ -132,9 +132,14 @@ class RequestPipeline(ParserCache):
         operation_name = getattr(context, "_provided_operation_name", None)
         document = context.graphql_document
         assert document is not None
-        limit = check_document(
-            schema._schema, document, operation_name, over_http=over_http, variables=context.variables or {}
-        )
+        variables = context.variables or {}
+        # what check_document reads of the variables: a page size's integer, or that it is unset / not one
+        sizes = tuple(sorted((k, v if v is None or isinstance(v, int) else ...) for k, v in variables.items()))
+        limit_key = (context.query or "", operation_name, over_http, sizes)
+        limit = _limits.get(limit_key, _UNCHECKED)
+        if limit is _UNCHECKED:
+            limit = check_document(schema._schema, document, operation_name, over_http=over_http, variables=variables)
+            _limits.put(limit_key, limit)
         if limit is not None:
             context.pre_execution_errors = [PortalError(limit.message, "BAD_USER_INPUT", limit.reason)]
         else:
@@ -166,11 +171,11 @@ class _LRU:
         self._size = size
         self._entries: OrderedDict[Any, Any] = OrderedDict()
 
-    def get(self, key: Any) -> Any:
+    def get(self, key: Any, missing: Any = None) -> Any:
         if key in self._entries:
             self._entries.move_to_end(key)
             return self._entries[key]
-        return None
+        return missing
 
     def put(self, key: Any, value: Any) -> None:
         self._entries[key] = value
@@ -180,6 +185,9 @@ class _LRU:
 
 
 _validated = _LRU(DOCUMENT_CACHE_SIZE)
+# a document's limits by query text, operation, transport and page-size variables (None = within them)
+_limits = _LRU(DOCUMENT_CACHE_SIZE)
+_UNCHECKED = object()
 
 
 class PortalSchema(strawberry.Schema):

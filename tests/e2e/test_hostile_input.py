@@ -182,3 +182,5 @@ async def test_page_sizes_given_as_variables_count_with_the_value_sent(gql, toke
     assert refused["extensions"]["reason"] == "QUERY_TOO_COSTLY"
     # not sent: the field's default page size (50) applies, not the cap
     assert (await gql(query, {}, token=root))["errors"][0]["extensions"]["reason"] == "QUERY_TOO_COSTLY"
+    # limits are remembered per document and page sizes: the same text with a small page still runs
+    assert (await gql.ok(query, {"n": 1}, token=root))["accounts"]["edges"]
