@@ -280,6 +280,10 @@ class Reference:
             return self._converted(future.result(), info)
         return self._later(future, info)
 
+    def resolve_field(self, owner: Any, info: Any) -> Any:
+        """The field's resolver as graphql-core calls it (see execution.resolve_references_directly)."""
+        return self.resolve(info, owner)
+
     async def _later(self, found: Awaitable[Any], info: Ctx) -> Any:
         return self._converted(await found, info)
 

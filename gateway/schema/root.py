@@ -22,7 +22,7 @@ from gateway.errors import PortalError, shape_error, without_suggestions
 from gateway.limits import MAX_TOKENS, check_document
 from gateway.schema import billing, cases, contacts, identity
 from gateway.schema.common import Ctx, Node, NodeResolver, References
-from gateway.schema.execution import PrefetchingExecutor, references_of
+from gateway.schema.execution import PrefetchingExecutor, references_of, resolve_references_directly
 
 DOCUMENT_CACHE_SIZE = 512
 
@@ -227,3 +227,4 @@ schema = PortalSchema(
     types=[t for d in DOMAINS for t in d.TYPES],
     extensions=[RequestPipeline],
 )
+resolve_references_directly(schema._schema, PrefetchingExecutor.references)

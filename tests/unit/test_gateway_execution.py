@@ -1,0 +1,185 @@
+"""The gateway's executor shortcuts (gateway/schema/execution.py) give what graphql-core's own path
+gives: the same data and the same errors, for every kind of field the shortcut takes or refuses."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from dataclasses import dataclass
+from typing import Any, NewType
+
+import strawberry
+from strawberry.permission import BasePermission
+from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from gateway.schema.common import Reference
+from gateway.schema.execution import PrefetchingExecutor, resolve_references_directly
+
+Shouty = NewType("Shouty", str)
+SCALARS = {Shouty: strawberry.scalar(name="Shouty", serialize=lambda v: v.upper(), parse_value=str)}
+
+
+@strawberry.enum
+class Colour(enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+class Never(BasePermission):
+    message = "not for you"
+
+    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        return False
+
+
+@strawberry.type
+class Item:
+    name: str
+    count: int
+    ratio: float | None
+    colour: Colour
+    loud: Shouty
+    missing: str  # non-null, but the source holds None: an error, located
+    wrong: int  # the source holds a str that is not an int: an error
+    secret: str = strawberry.field(permission_classes=[Never])
+    renamed: str = strawberry.field(name="alias")
+    key: str = ""
+
+    @strawberry.field
+    def computed(self) -> str:
+        return self.name + "!"
+
+    @strawberry.field
+    def owner(self, info: strawberry.Info) -> Item | None:
+        return REFERENCES["Item"]["owner"].resolve(info, self)
+
+
+ITEMS = [
+    Item(
+        name=f"n{i}",
+        count=i,
+        ratio=None if i % 2 else i / 3,
+        colour=Colour.RED if i % 2 else Colour.BLUE,
+        loud=Shouty(f"x{i}"),
+        missing=None if i == 1 else "here",  # type: ignore[arg-type]
+        wrong="nope" if i == 2 else i,  # type: ignore[arg-type]
+        secret="s",
+        renamed=f"r{i}",
+        key="" if i == 0 else "owner",
+    )
+    for i in range(4)
+]
+OWNER = ITEMS[3]
+
+
+@dataclass
+class LoaderContext:
+    """What Reference reads from a request's context: a DataLoader per loader factory."""
+
+    loads: list[list[str]]
+
+    def loader(self, factory: Any) -> Any:
+        from strawberry.dataloader import DataLoader
+
+        if not hasattr(self, "_loader"):
+
+            async def load(keys: list[str]) -> list[Any]:
+                self.loads.append(list(keys))
+                return [OWNER for _ in keys]
+
+            self._loader = DataLoader(load_fn=load)
+        return self._loader
+
+
+REFERENCES = {"Item": {"owner": Reference(lambda ctx: None, "key", lambda found, _: found)}}  # type: ignore[arg-type,return-value]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def items(self) -> list[Item]:
+        return ITEMS
+
+    @strawberry.field
+    def item(self) -> Item:
+        return ITEMS[0]
+
+
+QUERY = """{ items { name count ratio colour loud alias computed key owner { name alias } }
+  item { name colour } }"""
+ERRORING = ["{ items { name missing } }", "{ items { name wrong } }", "{ items { name secret } }"]
+
+
+def _schemas() -> tuple[strawberry.Schema, strawberry.Schema]:
+    class Prefetching(PrefetchingExecutor):
+        references = REFERENCES
+
+    config = StrawberryConfig(scalar_map=SCALARS)
+    plain = strawberry.Schema(Query, config=config, execution_context_class=StrawberryGraphQLCoreExecutionContext)
+    fast = strawberry.Schema(Query, config=config, execution_context_class=Prefetching)
+    resolve_references_directly(fast._schema, REFERENCES)
+    return plain, fast
+
+
+def _run(schema: strawberry.Schema, query: str) -> tuple[Any, list[tuple[str, tuple[Any, ...]]], list[list[str]]]:
+    ctx = LoaderContext(loads=[])
+    result = asyncio.run(schema.execute(query, context_value=ctx))
+    errors = sorted((e.message, tuple(e.path or ())) for e in result.errors or [])
+    return result.data, errors, ctx.loads
+
+
+def test_the_shortcuts_answer_what_graphql_core_answers() -> None:
+    plain, fast = _schemas()
+    expected = _run(plain, QUERY)
+    assert expected[1] == []  # the comparison is of real data
+    assert expected[0]["items"][0] == {
+        "name": "n0",
+        "count": 0,
+        "ratio": 0.0,
+        "colour": "BLUE",
+        "loud": "X0",
+        "alias": "r0",
+        "computed": "n0!",
+        "key": "",
+        "owner": None,
+    }
+    assert _run(fast, QUERY) == expected
+
+
+def test_nulls_bad_values_and_denied_fields_err_the_same_way() -> None:
+    plain, fast = _schemas()
+    for query in ERRORING:
+        expected = _run(plain, query)
+        assert expected[1], query  # each of these is an error on graphql-core's path
+        assert _run(fast, query) == expected, query
+
+
+def test_a_list_of_references_is_loaded_in_one_batch() -> None:
+    _, fast = _schemas()
+    data, errors, loads = _run(fast, "{ items { owner { name } } }")
+    assert errors == []
+    assert [item["owner"] for item in data["items"]] == [None, {"name": "n3"}, {"name": "n3"}, {"name": "n3"}]
+    assert len(loads) == 1
+
+
+@strawberry.type
+class WithArgs:
+    @strawberry.field
+    def owner(self, first: int) -> str:
+        return ""
+
+
+@strawberry.type
+class ArgsQuery:
+    thing: WithArgs
+
+
+def test_a_reference_field_with_arguments_is_refused() -> None:
+    schema = strawberry.Schema(ArgsQuery)
+    try:
+        resolve_references_directly(schema._schema, {"WithArgs": {"owner": REFERENCES["Item"]["owner"]}})
+    except TypeError as error:
+        assert "WithArgs.owner" in str(error)
+    else:
+        raise AssertionError("a field with arguments was taken as a plain reference")
