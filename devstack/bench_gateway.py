@@ -8,8 +8,9 @@ gRPC by the same load process, in interleaved rounds (`--rounds`, 3: gateway, di
 whose latencies are pooled. Figures move with the machine: read the ratios.
 
 Columns: rps; p50/p99 latency (ms); gateway CPU ms per request; the services' CPU ms per request
-(this process); gateway RSS (MB); gRPC calls the services served per request; and p50 / rps ratios
-against the direct reads.
+(this process); the load process's CPU ms per request, as an HTTP client of the gateway / as a gRPC
+client of the service (what a caller pays on its side of each path); gateway RSS (MB); gRPC calls
+the services served per request; and p50 / rps ratios against the direct reads.
 """
 
 from __future__ import annotations
@@ -113,22 +114,28 @@ async def main(requests: int, shapes: list[str], rounds: int) -> None:
                 await load.measure("direct", shape, 20, 4)
                 for concurrency in (1, 32):
                     count = (requests if concurrency == 32 else requests // 2) // rounds
-                    gateway_s = services_s = 0.0
+                    gateway_s = services_s = client_http_s = client_grpc_s = 0.0
                     calls = 0.0
                     throughs, directs = [], []
                     for _ in range(rounds):  # interleaved, so a drift of the machine touches both alike
                         gateway_before, services_before = cpu_seconds(gateway.pid), time.process_time()
-                        calls_before = served_calls(reader)
+                        calls_before, client_before = served_calls(reader), cpu_seconds(load.pid)
                         throughs.append(await load.measure("gateway", shape, count, concurrency))
                         gateway_s += cpu_seconds(gateway.pid) - gateway_before
                         services_s += time.process_time() - services_before
                         calls += served_calls(reader) - calls_before
+                        client_http_s += cpu_seconds(load.pid) - client_before
+                        client_before = cpu_seconds(load.pid)
                         directs.append(await load.measure("direct", shape, count, concurrency))
+                        client_grpc_s += cpu_seconds(load.pid) - client_before
                     total = count * rounds
                     through, direct = pooled(throughs), pooled(directs)
                     gateway_ms, services_ms = gateway_s * 1000 / total, services_s * 1000 / total
                     rss = rss_mb(gateway.pid)
-                    rows.append((shape, concurrency, through, gateway_ms, services_ms, rss, calls / total, direct))
+                    client = f"{client_http_s * 1000 / total:.2f}/{client_grpc_s * 1000 / total:.2f}"
+                    rows.append(
+                        (shape, concurrency, through, gateway_ms, services_ms, client, rss, calls / total, direct)
+                    )
         finally:
             load.stop()
     finally:
@@ -139,14 +146,14 @@ async def main(requests: int, shapes: list[str], rounds: int) -> None:
 
     print(
         f"\n{'shape':<28} {'conc':>4} {'rps':>7} {'p50 ms':>7} {'p99 ms':>7} {'gw CPU ms':>9} {'svc CPU':>7}"
-        f" {'RSS MB':>7} {'calls':>5} {'p50/direct':>10} {'rps/direct':>10}"
+        f" {'client CPU':>10} {'RSS MB':>7} {'calls':>5} {'p50/direct':>10} {'rps/direct':>10}"
     )
-    for shape, conc, through, gateway_ms, services_ms, rss, calls, direct in rows:
+    for shape, conc, through, gateway_ms, services_ms, client, rss, calls, direct in rows:
         lat = through.latencies_ms
         p50, p99 = statistics.median(lat), sorted(lat)[int(len(lat) * 0.99) - 1]
         print(
             f"{shape:<28} {conc:>4} {through.rps:>7.0f} {p50:>7.2f} {p99:>7.2f} {gateway_ms:>9.2f} {services_ms:>7.2f}"
-            f" {rss:>7.0f} {calls:>5.1f} {p50 / statistics.median(direct.latencies_ms):>10.2f}"
+            f" {client:>10} {rss:>7.0f} {calls:>5.1f} {p50 / statistics.median(direct.latencies_ms):>10.2f}"
             f" {through.rps / direct.rps:>10.2f}"
         )
 
