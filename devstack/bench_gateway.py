@@ -6,11 +6,14 @@ request is read from /proc for that process only and the clients take CPU from n
 shape is measured at 1 and 32 concurrent clients and compared with the same reads made directly over
 gRPC by the same load process, in interleaved rounds (`--rounds`, 3: gateway, direct, gateway, ...)
 whose latencies are pooled. Figures move with the machine: read the ratios.
+`--concurrency` picks client counts (default 1 and 32), `--shape` the shapes.
 
 Columns: rps; p50/p99 latency (ms); gateway CPU ms per request; the services' CPU ms per request
 (this process); the load process's CPU ms per request, as an HTTP client of the gateway / as a gRPC
 client of the service (what a caller pays on its side of each path); gateway RSS (MB); gRPC calls
-the services served per request; and p50 / rps ratios against the direct reads.
+the services served per request; p50 / rps ratios against the direct reads; and the floor
+(devstack/bench_floor.py: the same calls behind a bare ASGI app, no GraphQL, measured in the same
+rounds): its CPU ms per request and its p50 / rps ratios against the direct reads.
 """
 
 from __future__ import annotations
@@ -65,6 +68,18 @@ def served_calls(reader: InMemoryMetricReader) -> int:
     return total
 
 
+async def wait_healthy(url: str) -> None:
+    async with httpx.AsyncClient(base_url=url, timeout=5) as http:
+        for _ in range(200):
+            try:
+                if (await http.get("/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"{url} did not become healthy")
+
+
 def pooled(rounds: list[Measurement]) -> Measurement:
     """The rounds as one measurement: every latency, and the rate over their summed durations."""
     requests = sum(len(m.latencies_ms) for m in rounds)
@@ -72,16 +87,16 @@ def pooled(rounds: list[Measurement]) -> Measurement:
     return Measurement([lat for m in rounds for lat in m.latencies_ms], requests / seconds)
 
 
-async def main(requests: int, shapes: list[str], rounds: int) -> None:
+async def main(requests: int, shapes: list[str], rounds: int, concurrencies: list[int]) -> None:
     reader = InMemoryMetricReader()
     setup_telemetry("portal-bench", metric_readers=[reader])
     stack = await start_stack({"mail_dir": ".bench/mail", "argon2_profile": "fast"})
-    gateway: subprocess.Popen[bytes] | None = None
+    processes: list[subprocess.Popen[bytes]] = []
     try:
         identity = stack.services["identity"].domain
         logins = await load_demo(identity)
         admin = next(login for login in logins if login.email == "admin@acme.test")
-        port = free_port()
+        port, floor_port = free_port(), free_port()
         env = {
             **os.environ,
             "PORTAL_GATEWAY_PORT": str(port),
@@ -91,32 +106,32 @@ async def main(requests: int, shapes: list[str], rounds: int) -> None:
         # BENCH_GATEWAY_CMD: the gateway's command line after the interpreter (e.g. under a profiler)
         command = os.environ.get("BENCH_GATEWAY_CMD", "-m gateway").split()
         gateway = subprocess.Popen([sys.executable, *command], env=env)  # noqa: ASYNC220, S603 - runs beside the loop; the operator's own command
+        processes.append(gateway)
+        floor_env = {**env, "PORTAL_GATEWAY_PORT": str(floor_port)}
+        floor = subprocess.Popen([sys.executable, "-m", "devstack.bench_floor"], env=floor_env)  # noqa: ASYNC220
+        processes.append(floor)
+        await wait_healthy(f"http://127.0.0.1:{floor_port}")
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-            for _ in range(200):
-                try:
-                    if (await http.get("/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
+            await wait_healthy(f"http://127.0.0.1:{port}")
             token = (
                 await http.post("/graphql", json={"query": LOGIN, "variables": {"e": admin.email, "p": DEMO_PASSWORD}})
             ).json()["data"]["login"]["accessToken"]
             headers = {"Authorization": f"Bearer {token}"}
             await seed_users(http, headers)
-        load = Load(f"http://127.0.0.1:{port}", stack.address("identity"), token)
+        load = Load(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{floor_port}", stack.address("identity"), token)
         rows = []
         try:
             for shape in SHAPES:
                 if shapes and shape not in shapes:
                     continue
                 await load.measure("gateway", shape, 50, 4)  # warm: caches, channels, keys
+                await load.measure("floor", shape, 50, 4)
                 await load.measure("direct", shape, 20, 4)
-                for concurrency in (1, 32):
+                for concurrency in concurrencies:
                     count = (requests if concurrency == 32 else requests // 2) // rounds
-                    gateway_s = services_s = client_http_s = client_grpc_s = 0.0
+                    gateway_s = services_s = client_http_s = client_grpc_s = floor_s = 0.0
                     calls = 0.0
-                    throughs, directs = [], []
+                    throughs, floors, directs = [], [], []
                     for _ in range(rounds):  # interleaved, so a drift of the machine touches both alike
                         gateway_before, services_before = cpu_seconds(gateway.pid), time.process_time()
                         calls_before, client_before = served_calls(reader), cpu_seconds(load.pid)
@@ -125,36 +140,42 @@ async def main(requests: int, shapes: list[str], rounds: int) -> None:
                         services_s += time.process_time() - services_before
                         calls += served_calls(reader) - calls_before
                         client_http_s += cpu_seconds(load.pid) - client_before
+                        floor_before = cpu_seconds(floor.pid)
+                        floors.append(await load.measure("floor", shape, count, concurrency))
+                        floor_s += cpu_seconds(floor.pid) - floor_before
                         client_before = cpu_seconds(load.pid)
                         directs.append(await load.measure("direct", shape, count, concurrency))
                         client_grpc_s += cpu_seconds(load.pid) - client_before
                     total = count * rounds
-                    through, direct = pooled(throughs), pooled(directs)
+                    through, floor_through, direct = pooled(throughs), pooled(floors), pooled(directs)
                     gateway_ms, services_ms = gateway_s * 1000 / total, services_s * 1000 / total
                     rss = rss_mb(gateway.pid)
                     client = f"{client_http_s * 1000 / total:.2f}/{client_grpc_s * 1000 / total:.2f}"
-                    rows.append(
-                        (shape, concurrency, through, gateway_ms, services_ms, client, rss, calls / total, direct)
-                    )
+                    floor_ms = floor_s * 1000 / total
+                    figures = (through, gateway_ms, services_ms, client, rss, calls / total, direct)
+                    rows.append((shape, concurrency, *figures, floor_through, floor_ms))
         finally:
             load.stop()
     finally:
-        if gateway is not None:
-            gateway.terminate()
-            gateway.wait(10)
+        for process in processes:
+            process.terminate()
+            process.wait(10)
         await stack.stop()
 
     print(
         f"\n{'shape':<28} {'conc':>4} {'rps':>7} {'p50 ms':>7} {'p99 ms':>7} {'gw CPU ms':>9} {'svc CPU':>7}"
         f" {'client CPU':>10} {'RSS MB':>7} {'calls':>5} {'p50/direct':>10} {'rps/direct':>10}"
+        f" {'floor CPU':>9} {'floor p50/d':>11} {'floor rps/d':>11}"
     )
-    for shape, conc, through, gateway_ms, services_ms, client, rss, calls, direct in rows:
+    for shape, conc, through, gateway_ms, services_ms, client, rss, calls, direct, floor_through, floor_ms in rows:
         lat = through.latencies_ms
         p50, p99 = statistics.median(lat), sorted(lat)[int(len(lat) * 0.99) - 1]
+        direct_p50 = statistics.median(direct.latencies_ms)
         print(
             f"{shape:<28} {conc:>4} {through.rps:>7.0f} {p50:>7.2f} {p99:>7.2f} {gateway_ms:>9.2f} {services_ms:>7.2f}"
-            f" {client:>10} {rss:>7.0f} {calls:>5.1f} {p50 / statistics.median(direct.latencies_ms):>10.2f}"
-            f" {through.rps / direct.rps:>10.2f}"
+            f" {client:>10} {rss:>7.0f} {calls:>5.1f} {p50 / direct_p50:>10.2f} {through.rps / direct.rps:>10.2f}"
+            f" {floor_ms:>9.2f} {statistics.median(floor_through.latencies_ms) / direct_p50:>11.2f}"
+            f" {floor_through.rps / direct.rps:>11.2f}"
         )
 
 
@@ -173,6 +194,7 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved gateway/direct rounds per row")
     parser.add_argument("--shape", action="append", choices=list(SHAPES), help="only these shapes (default: all)")
+    parser.add_argument("--concurrency", action="append", type=int, help="only these client counts (default: 1 and 32)")
     args = parser.parse_args()
     setup_logging("WARNING")
-    asyncio.run(main(args.requests, args.shape or [], args.rounds))
+    asyncio.run(main(args.requests, args.shape or [], args.rounds, args.concurrency or [1, 32]))

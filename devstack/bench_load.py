@@ -1,7 +1,8 @@
 """The gateway bench's load generator, in a process of its own (`start_load`), so the clients take no
-CPU from the services or the gateway being measured. It keeps one HTTP client (aiohttp, keep-alive
-connections) to the gateway and one gRPC channel to identity, and runs each measurement it is sent:
-the same reads through the gateway or directly over gRPC, N requests from C concurrent clients."""
+CPU from the services or the gateway being measured. It keeps an HTTP client (aiohttp, keep-alive
+connections) to the gateway and one to the floor app (devstack/bench_floor.py), and one gRPC channel
+to identity, and runs each measurement it is sent: the same reads through the gateway, through the
+floor or directly over gRPC, N requests from C concurrent clients."""
 
 from __future__ import annotations
 
@@ -49,17 +50,18 @@ async def run(call: Callable[[], Awaitable[Any]], requests: int, concurrency: in
     return Measurement(latencies, requests / (time.perf_counter() - started))
 
 
-async def _serve(conn: Connection, gateway_url: str, identity_address: str, token: str) -> None:
+async def _serve(conn: Connection, gateway_url: str, floor_url: str, identity_address: str, token: str) -> None:
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     metadata = (("authorization", f"Bearer {token}"),)
     connector = aiohttp.TCPConnector(limit=0)
     async with (
         aiohttp.ClientSession(gateway_url, connector=connector, headers=headers) as http,
+        aiohttp.ClientSession(floor_url, connector=aiohttp.TCPConnector(limit=0), headers=headers) as floor,
         grpc.aio.insecure_channel(identity_address) as channel,
     ):
         stub = identity_pb2_grpc.IdentityServiceStub(channel)
 
-        def via_gateway(query: str) -> Callable[[], Awaitable[Any]]:
+        def via_http(http: aiohttp.ClientSession, query: str) -> Callable[[], Awaitable[Any]]:
             body = aiohttp.payload.BytesPayload(
                 b'{"query":' + _json_string(query) + b"}", content_type="application/json"
             )
@@ -68,7 +70,7 @@ async def _serve(conn: Connection, gateway_url: str, identity_address: str, toke
                 async with http.post("/graphql", data=body) as response:
                     content = await response.read()
                     if response.status != 200 or b'"errors"' in content:
-                        raise RuntimeError(f"gateway answered {response.status}: {content[:300]!r}")
+                        raise RuntimeError(f"{query[:20]!r} answered {response.status}: {content[:300]!r}")
 
             return call
 
@@ -80,10 +82,14 @@ async def _serve(conn: Connection, gateway_url: str, identity_address: str, toke
             ids = sorted({u.account_id for u in page.users if u.account_id})
             await stub.BatchGetAccounts(identity_pb2.BatchGetAccountsRequest(ids=ids), metadata=metadata, timeout=5)
 
-        calls = {("gateway", shape): via_gateway(query) for shape, query in SHAPES.items()} | {
-            ("direct", "get"): direct_get,
-            ("direct", "page of 50 users + account"): direct_page,
-        }
+        calls = (
+            {("gateway", shape): via_http(http, query) for shape, query in SHAPES.items()}
+            | {("floor", shape): via_http(floor, query) for shape, query in SHAPES.items()}
+            | {
+                ("direct", "get"): direct_get,
+                ("direct", "page of 50 users + account"): direct_page,
+            }
+        )
         loop = asyncio.get_running_loop()
         while (order := await loop.run_in_executor(None, conn.recv)) is not None:
             path, shape, requests, concurrency = order
@@ -94,17 +100,19 @@ def _json_string(text: str) -> bytes:
     return json.dumps(text).encode()
 
 
-def _main(conn: Connection, gateway_url: str, identity_address: str, token: str) -> None:
-    uvloop.run(_serve(conn, gateway_url, identity_address, token))
+def _main(conn: Connection, gateway_url: str, floor_url: str, identity_address: str, token: str) -> None:
+    uvloop.run(_serve(conn, gateway_url, floor_url, identity_address, token))
 
 
 class Load:
     """The load process, driven from the bench's loop (which keeps serving while it waits)."""
 
-    def __init__(self, gateway_url: str, identity_address: str, token: str) -> None:
+    def __init__(self, gateway_url: str, floor_url: str, identity_address: str, token: str) -> None:
         context = multiprocessing.get_context("spawn")
         self._conn, child = context.Pipe()
-        self._process = context.Process(target=_main, args=(child, gateway_url, identity_address, token), daemon=True)
+        self._process = context.Process(
+            target=_main, args=(child, gateway_url, floor_url, identity_address, token), daemon=True
+        )
         self._process.start()
 
     async def measure(self, path: str, shape: str, requests: int, concurrency: int) -> Measurement:

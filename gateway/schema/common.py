@@ -253,6 +253,9 @@ async def none_if_not_found(awaitable: Awaitable[T]) -> T | None:
 # --- references: a field naming one object by id, read through the request's DataLoader ---------
 
 
+NOT_LOADED: Any = object()  # Reference.loaded: the read has not completed yet
+
+
 @dataclass(frozen=True)
 class Reference:
     """`User.account`, `Case.requester`, …: the id on the owner (`key`), the loader that reads the
@@ -264,7 +267,7 @@ class Reference:
 
     loader: Callable[[PortalContext], DataLoader[str, Any]]
     key: str
-    convert: Callable[[Any, Ctx], Any]  # the service's message (and the request) → the graph type
+    convert: Callable[[Any, PortalContext], Any]  # the service's message (and the request) → the graph type
 
     def prefetch(self, ctx: PortalContext, owners: Sequence[Any]) -> Awaitable[Any]:
         keys = [key for owner in owners if (key := getattr(owner, self.key, ""))]
@@ -272,23 +275,34 @@ class Reference:
 
     def resolve(self, info: Ctx, owner: Any) -> Any:
         """The object, or an awaitable of it when it is not loaded yet; None for no id."""
+        ctx = info.context
         key = getattr(owner, self.key)
         if not key:
             return None
-        future = info.context.loader(self.loader).load(key)
+        future = ctx.loader(self.loader).load(key)
+        found = self._if_done(future, ctx)
+        return self._later(future, ctx) if found is NOT_LOADED else found
+
+    def loaded(self, owner: Any, ctx: PortalContext) -> Any:
+        """The object when its read has completed (a list's prefetch), None for no id or none
+        found, else NOT_LOADED (the read is started, or joined: DataLoader keeps one per key)."""
+        key = getattr(owner, self.key)
+        return self._if_done(ctx.loader(self.loader).load(key), ctx) if key else None
+
+    def _if_done(self, future: Awaitable[Any], ctx: PortalContext) -> Any:
         if isinstance(future, asyncio.Future) and future.done() and not future.cancelled() and not future.exception():
-            return self._converted(future.result(), info)
-        return self._later(future, info)
+            return self._converted(future.result(), ctx)
+        return NOT_LOADED
 
     def resolve_field(self, owner: Any, info: Any) -> Any:
         """The field's resolver as graphql-core calls it (see execution.resolve_references_directly)."""
         return self.resolve(info, owner)
 
-    async def _later(self, found: Awaitable[Any], info: Ctx) -> Any:
-        return self._converted(await found, info)
+    async def _later(self, found: Awaitable[Any], ctx: PortalContext) -> Any:
+        return self._converted(await found, ctx)
 
-    def _converted(self, found: Any, info: Ctx) -> Any:
-        return self.convert(found, info) if found is not None else None
+    def _converted(self, found: Any, ctx: PortalContext) -> Any:
+        return self.convert(found, ctx) if found is not None else None
 
 
 References: TypeAlias = dict[str, dict[str, Reference]]

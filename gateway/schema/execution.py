@@ -4,25 +4,30 @@ is completed: the references its items' selections name (User.account, Case.requ
 synchronously: a page of 50 users with their account is one batch call and no task per user
 (graphql-core runs every awaitable list item as a task of its own).
 
-And one shortcut: a plain attribute of scalar or enum type (no resolver, no arguments, no field
-extension: Strawberry's "basic" field) that holds a value is read and coerced directly, without
-the resolve info, resolver chain and completion steps graphql-core spends on every field (most of
-a page's fields are such). Anything else — a null, an error, a value that does not coerce, any
-resolver middleware (tracing) — takes graphql-core's own path, so results and errors stay as
-graphql-core makes them."""
+And shortcuts for the fields most of a page is made of, without the resolve info, resolver chain
+and completion steps graphql-core spends on every field: a plain attribute (no resolver, no
+arguments, no field extension: Strawberry's "basic" field) of scalar or enum type that holds a
+value is read and coerced directly; a plain attribute of object type (Edge.node) and a reference
+already loaded (User.account after the prefetch) whose value is an instance of the type's own
+class go straight to its sub-selection. Anything else — a null where one is not allowed, an error,
+a value that does not coerce or is of another class, a reference not loaded yet, any resolver
+middleware (tracing) — takes graphql-core's own path, so results and errors stay as graphql-core
+makes them (tests/unit/test_gateway_execution.py compares the two)."""
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import operator
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from graphql import (
     GraphQLEnumType,
     GraphQLField,
+    GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLOutputType,
     GraphQLScalarType,
     GraphQLSchema,
     Undefined,
@@ -30,15 +35,18 @@ from graphql import (
 )
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.cast import get_strawberry_type_cast
 
-from gateway.schema.common import Reference
+from gateway.schema.common import NOT_LOADED, Reference
 
 
 class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
     # owner type name → GraphQL field name → Reference; set once from the domains (root.py)
     references: ClassVar[Mapping[str, Mapping[str, Reference]]] = {}
-    # (type, field) → (read the attribute, coerce it) for plain leaf attributes, else None; per schema
-    _plain_leaves: ClassVar[dict[tuple[str, str], tuple[Callable[[Any], Any], Callable[[Any], Any]] | None]] = {}
+    # (parent type, field name) → how the field is taken without a resolver, or None (see _shortcut)
+    _shortcuts: ClassVar[dict[tuple[GraphQLObjectType, str], Leaf | Child | None]] = {}
+    # a list's item type → (its object type, the classes it takes without is_type_of), or None
+    _item_objects: ClassVar[dict[GraphQLOutputType, tuple[GraphQLObjectType, frozenset[type]] | None]] = {}
     _round: asyncio.Future[None] | None = None
     _round_loads: list[Awaitable[Any]]
 
@@ -46,26 +54,106 @@ class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
         self, parent_type: GraphQLObjectType, source: Any, field_details_list: Any, path: Any, position_context: Any
     ) -> Any:
         node = field_details_list[0].node
-        key = (parent_type.name, node.name.value)
+        key = (parent_type, node.name.value)
         try:
-            plain = self._plain_leaves[key]
+            shortcut = self._shortcuts[key]
         except KeyError:
-            plain = self._plain_leaves[key] = _plain_leaf(parent_type.fields.get(node.name.value))
-        if (
-            plain is not None
-            and not node.arguments
-            and not (self.middleware_manager and self.middleware_manager.middlewares)
-        ):
-            read, coerce = plain
-            try:
-                value = read(source)
-                if value is not None and not isinstance(value, Exception):
-                    coerced = coerce(value)
-                    if coerced is not None and coerced is not Undefined:
-                        return coerced
-            except Exception:  # noqa: S110 - graphql-core's path below reports it, located
-                pass
+            shortcut = self._shortcuts[key] = self._shortcut(parent_type, node.name.value)
+        if shortcut is None or node.arguments or (self.middleware_manager and self.middleware_manager.middlewares):
+            return super().execute_field(parent_type, source, field_details_list, path, position_context)
+        try:
+            value = shortcut.read(source, self.context_value)
+        except Exception:  # graphql-core's path below reports it, located
+            value = NOT_LOADED
+        if type(shortcut) is Leaf:
+            if value is not None and value is not NOT_LOADED and not isinstance(value, Exception):
+                try:
+                    coerced = shortcut.coerce(value)
+                except Exception:  # as above
+                    coerced = None
+                if coerced is not None and coerced is not Undefined:
+                    return coerced
+        elif type(shortcut) is Child:
+            if value is None and shortcut.nullable:
+                return None
+            if type(value) in shortcut.classes and get_strawberry_type_cast(value) is None:
+                return self._complete_child(shortcut, field_details_list, path, value, position_context)
         return super().execute_field(parent_type, source, field_details_list, path, position_context)
+
+    def _complete_child(self, child: Child, field_details_list: Any, path: Any, value: Any, position: Any) -> Any:
+        """graphql-core's completion of an object value (complete_value → complete_object_value),
+        minus the resolve info and the type check `value`'s exact class has already passed."""
+        try:
+            completed = self.collect_and_execute_subfields(child.object_type, field_details_list, path, value, position)
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, child.return_type, field_details_list, path)
+            return None
+        if self.is_awaitable(completed):
+            return self._completed_later(child.return_type, field_details_list, path, completed)
+        return completed
+
+    def complete_list_item_value(
+        self,
+        item: Any,
+        complete_results: list[Any],
+        item_type: GraphQLOutputType,
+        field_details_list: Any,
+        info: Any,
+        item_path: Any,
+        position_context: Any,
+    ) -> bool:
+        """graphql-core's, minus complete_value's dispatch and is_type_of for an item that is an
+        instance of its object type's own class (a connection's edges, a list of users)."""
+        try:
+            target = self._item_objects[item_type]
+        except KeyError:
+            target = self._item_objects[item_type] = _item_object(item_type)
+        if target is None or type(item) not in target[1] or get_strawberry_type_cast(item) is not None:
+            args = (item, complete_results, item_type, field_details_list, info, item_path, position_context)
+            return super().complete_list_item_value(*args)
+        try:
+            completed = self.collect_and_execute_subfields(
+                target[0], field_details_list, item_path, item, position_context
+            )
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, item_type, field_details_list, item_path)
+            complete_results.append(None)
+            return False
+        if self.is_awaitable(completed):
+            complete_results.append(self._completed_later(item_type, field_details_list, item_path, completed))
+            return True
+        complete_results.append(completed)
+        return False
+
+    async def _completed_later(
+        self, return_type: GraphQLOutputType, field_details_list: Any, path: Any, completed: Awaitable[Any]
+    ) -> Any:
+        try:
+            return await completed
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
+
+    def _shortcut(self, parent_type: GraphQLObjectType, name: str) -> Leaf | Child | None:
+        field = parent_type.fields.get(name)
+        reference = self.references.get(parent_type.name, {}).get(name)
+        if field is None or field.args:
+            return None
+        if reference is not None and field.resolve == reference.resolve_field:
+            return _child(field, reference.loaded)
+        definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+        if field.resolve is None or definition is None or not definition.is_basic_field:
+            return None  # a resolver, permissions or extensions run
+        if definition.default_resolver is getattr:  # what a basic field's resolver does, minus two calls
+            attribute = operator.attrgetter(definition.python_name)
+            read: Callable[[Any, Any], Any] = lambda source, _: attribute(source)  # noqa: E731
+        else:
+            resolve = field.resolve
+            read = lambda source, _: resolve(source, None)  # noqa: E731
+        leaf = get_nullable_type(field.type)
+        if isinstance(leaf, GraphQLScalarType | GraphQLEnumType):
+            return Leaf(read, leaf.coerce_output_value)
+        return _child(field, read)
 
     def complete_list_value(
         self,
@@ -137,21 +225,50 @@ class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
         ]
 
 
-def _plain_leaf(field: GraphQLField | None) -> tuple[Callable[[Any], Any], Callable[[Any], Any]] | None:
-    """How a basic field reads its value from the source (Strawberry's default resolver) and the
-    leaf type's output coercion, when `field` is a plain attribute of scalar or enum type without
-    arguments."""
-    if field is None or field.args or field.resolve is None:
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    """A plain scalar or enum attribute: read it, coerce it."""
+
+    read: Callable[[Any, Any], Any]  # (source, request context) → the value
+    coerce: Callable[[Any], Any]  # the leaf type's output coercion
+
+
+@dataclass(frozen=True, slots=True)
+class Child:
+    """An object-valued field read without a resolver: a plain attribute (Edge.node) or a
+    reference already loaded (User.account after the list's prefetch)."""
+
+    read: Callable[[Any, Any], Any]  # (source, request context) → the object, None or NOT_LOADED
+    return_type: GraphQLOutputType
+    object_type: GraphQLObjectType
+    classes: frozenset[type]  # instances of these are of object_type (see _exact_classes)
+    nullable: bool
+
+
+def _child(field: GraphQLField, read: Callable[[Any, Any], Any]) -> Child | None:
+    """A Child for a field of object type (not an interface, union or list), else None."""
+    object_type = get_nullable_type(field.type)
+    if not isinstance(object_type, GraphQLObjectType) or (classes := _exact_classes(object_type)) is None:
         return None
-    leaf = get_nullable_type(field.type)
-    if not isinstance(leaf, GraphQLScalarType | GraphQLEnumType):
+    return Child(read, field.type, object_type, classes, not isinstance(field.type, GraphQLNonNull))
+
+
+def _item_object(item_type: GraphQLOutputType) -> tuple[GraphQLObjectType, frozenset[type]] | None:
+    object_type = get_nullable_type(item_type)
+    if not isinstance(object_type, GraphQLObjectType) or (classes := _exact_classes(object_type)) is None:
         return None
-    definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    if definition is None or not definition.is_basic_field:  # a resolver, permissions or extensions run
+    return object_type, classes
+
+
+def _exact_classes(object_type: GraphQLObjectType) -> frozenset[type] | None:
+    """The classes whose instances Strawberry's is_type_of always takes as `object_type`: its own
+    class, and for a generic's specialisation (UserEdge of Edge[User]) the generic class. None for
+    a type that is not Strawberry's or that has an is_type_of of its own."""
+    definition = object_type.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if definition is None or definition.is_type_of is not None:
         return None
-    if definition.default_resolver is getattr:  # what a basic field's resolver does, minus two calls
-        return operator.attrgetter(definition.python_name), leaf.coerce_output_value
-    return functools.partial(field.resolve, info=None), leaf.coerce_output_value
+    generic = definition.concrete_of.origin if definition.concrete_of is not None else definition.origin
+    return frozenset({definition.origin, generic})
 
 
 def resolve_references_directly(schema: GraphQLSchema, references: Mapping[str, Mapping[str, Reference]]) -> None:

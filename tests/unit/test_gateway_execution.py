@@ -33,6 +33,28 @@ class Never(BasePermission):
         return False
 
 
+@strawberry.interface
+class Labelled:
+    label: str
+
+
+@strawberry.type
+class Part(Labelled):
+    broken: str | None  # None: fine here
+
+    @strawberry.field
+    def strict(self) -> str:  # non-null: a None from it is an error that nulls the part
+        return self.broken  # type: ignore[return-value]
+
+
+@dataclass
+class Impostor:
+    """Not a Part: graphql-core's is_type_of refuses it (Part implements an interface)."""
+
+    label: str = "fake"
+    broken: str | None = "fake"
+
+
 @strawberry.type
 class Item:
     name: str
@@ -45,6 +67,8 @@ class Item:
     secret: str = strawberry.field(permission_classes=[Never])
     renamed: str = strawberry.field(name="alias")
     key: str = ""
+    part: Part | None = None  # a plain object attribute: the executor's object shortcut
+    whole: Part = strawberry.field(default_factory=lambda: Part(label="whole", broken="b"))
 
     @strawberry.field
     def computed(self) -> str:
@@ -67,6 +91,8 @@ ITEMS = [
         secret="s",
         renamed=f"r{i}",
         key="" if i == 0 else "owner",
+        part=[None, Part(label="p1", broken=None), Impostor(), Part(label="p3", broken="b3")][i],  # type: ignore[arg-type]
+        whole=Part(label=f"w{i}", broken=None if i == 3 else "b"),
     )
     for i in range(4)
 ]
@@ -106,9 +132,16 @@ class Query:
         return ITEMS[0]
 
 
-QUERY = """{ items { name count ratio colour loud alias computed key owner { name alias } }
-  item { name colour } }"""
-ERRORING = ["{ items { name missing } }", "{ items { name wrong } }", "{ items { name secret } }"]
+QUERY = """{ items { name count ratio colour loud alias computed key owner { name alias part { label } }
+  whole { label broken } } item { name colour whole { label } } }"""
+ERRORING = [
+    "{ items { name missing } }",
+    "{ items { name wrong } }",
+    "{ items { name secret } }",
+    "{ items { name part { label broken } } }",  # item 2's part is not a Part
+    "{ items { name whole { label strict } } }",  # item 3's whole.strict is null: the item is nulled
+    "{ items { owner { whole { strict } } } }",  # through a reference
+]
 
 
 def _schemas() -> tuple[strawberry.Schema, strawberry.Schema]:
@@ -143,7 +176,9 @@ def test_the_shortcuts_answer_what_graphql_core_answers() -> None:
         "computed": "n0!",
         "key": "",
         "owner": None,
+        "whole": {"label": "w0", "broken": "b"},
     }
+    assert expected[0]["items"][1]["owner"]["part"] == {"label": "p3"}
     assert _run(fast, QUERY) == expected
 
 
@@ -183,3 +218,17 @@ def test_a_reference_field_with_arguments_is_refused() -> None:
         assert "WithArgs.owner" in str(error)
     else:
         raise AssertionError("a field with arguments was taken as a plain reference")
+
+
+def test_the_shortcuts_are_taken_where_they_apply() -> None:
+    from gateway.schema.execution import Child, Leaf
+
+    _, fast = _schemas()
+    _run(fast, QUERY)
+    item_type = fast._schema.type_map["Item"]
+    kinds = {
+        name: type(shortcut) for (owner, name), shortcut in PrefetchingExecutor._shortcuts.items() if owner is item_type
+    }
+    assert kinds["name"] is Leaf and kinds["colour"] is Leaf
+    assert kinds["whole"] is Child and kinds["owner"] is Child  # a plain object attribute, a reference
+    assert kinds["computed"] is type(None)  # a resolver: graphql-core's path

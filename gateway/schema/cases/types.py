@@ -9,6 +9,7 @@ from urllib.parse import quote
 import strawberry
 from strawberry.file_uploads import Upload
 
+from gateway.context import PortalContext
 from gateway.schema.cases import loaders
 from gateway.schema.cases.enums import CaseChannel, CasePriority, CaseStatus, Environment
 from gateway.schema.common import (
@@ -60,7 +61,11 @@ def download_url(base_url: str, attachment_id: str, ticket: str) -> str:
 
 
 def base_url_of(info: Ctx) -> str:
-    return str(info.context.request.base_url).replace("ws://", "http://").replace("wss://", "https://")
+    return request_base_url(info.context)
+
+
+def request_base_url(ctx: PortalContext) -> str:
+    return str(ctx.request.base_url).replace("ws://", "http://").replace("wss://", "https://")
 
 
 @strawberry.type()
@@ -313,13 +318,13 @@ class PublishArticleInput:
     tags: list[str] | None = None
 
 
-def _user(found: Any, info: Ctx) -> Any:
+def _user(found: Any, ctx: PortalContext) -> Any:
     from gateway.schema.identity.types import User
 
     return User.from_pb(found)
 
 
-def _account(found: Any, info: Ctx) -> Any:
+def _account(found: Any, ctx: PortalContext) -> Any:
     from gateway.schema.identity.types import Account
 
     return Account.from_pb(found)
@@ -331,7 +336,7 @@ REFERENCES: References = {
         "requester": Reference(identity_loaders.users, "requester_id", _user),
         "assignee": Reference(identity_loaders.users, "assignee_id", _user),
         "relatedCase": Reference(
-            loaders.cases, "related_case_id", lambda found, info: Case.from_pb(found, base_url_of(info))
+            loaders.cases, "related_case_id", lambda found, ctx: Case.from_pb(found, request_base_url(ctx))
         ),
     },
     "CaseComment": {"author": Reference(identity_loaders.users, "author_id", _user)},

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
+from gateway.context import PortalContext
 from gateway.schema.common import Connection, Ctx, Node, Reference, References, connection, dt, optional_dt, read_by_id
 from gateway.schema.contacts import loaders
 from gateway.schema.contacts.enums import PortalAccessStatus, SyncStatus
@@ -160,7 +161,7 @@ def contact_input(values: Any) -> pb.ContactInput:
     return message
 
 
-def _user(found: Any, info: Ctx) -> Any:
+def _user(found: Any, ctx: PortalContext) -> Any:
     from gateway.schema.identity.types import User
 
     return User.from_pb(found)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
+from gateway.context import PortalContext
 from gateway.schema.common import (
     Connection,
     Ctx,
@@ -316,7 +317,7 @@ load_account = read_by_id(loaders.accounts, Account.from_pb)
 load_announcement = read_by_id(loaders.announcements, Announcement.from_pb)
 
 
-def _contact(found: Any, info: Ctx) -> Any:
+def _contact(found: Any, ctx: PortalContext) -> Any:
     from gateway.schema.contacts.types import Contact
 
     return Contact.from_pb(found)
