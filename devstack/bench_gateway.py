@@ -9,7 +9,7 @@ whose latencies are pooled. Figures move with the machine: read the ratios.
 `--concurrency` picks client counts (default 1 and 32), `--shape` the shapes.
 
 Columns: rps; p50/p99 latency (ms); gateway CPU ms per request; the services' CPU ms per request
-(this process); the load process's CPU ms per request, as an HTTP client of the gateway / as a gRPC
+(this process) behind the gateway / for the direct reads; the load process's CPU ms per request, as an HTTP client of the gateway / as a gRPC
 client of the service (what a caller pays on its side of each path); gateway RSS (MB); gRPC calls
 the services served per request; p50 / rps ratios against the direct reads; and the floor
 (devstack/bench_floor.py: the same calls behind a bare ASGI app, no GraphQL, measured in the same
@@ -129,7 +129,7 @@ async def main(requests: int, shapes: list[str], rounds: int, concurrencies: lis
                 await load.measure("direct", shape, 20, 4)
                 for concurrency in concurrencies:
                     count = (requests if concurrency == 32 else requests // 2) // rounds
-                    gateway_s = services_s = client_http_s = client_grpc_s = floor_s = 0.0
+                    gateway_s = services_s = services_direct_s = client_http_s = client_grpc_s = floor_s = 0.0
                     calls = 0.0
                     throughs, floors, directs = [], [], []
                     for _ in range(rounds):  # interleaved, so a drift of the machine touches both alike
@@ -143,16 +143,18 @@ async def main(requests: int, shapes: list[str], rounds: int, concurrencies: lis
                         floor_before = cpu_seconds(floor.pid)
                         floors.append(await load.measure("floor", shape, count, concurrency))
                         floor_s += cpu_seconds(floor.pid) - floor_before
-                        client_before = cpu_seconds(load.pid)
+                        client_before, services_before = cpu_seconds(load.pid), time.process_time()
                         directs.append(await load.measure("direct", shape, count, concurrency))
                         client_grpc_s += cpu_seconds(load.pid) - client_before
+                        services_direct_s += time.process_time() - services_before
                     total = count * rounds
                     through, floor_through, direct = pooled(throughs), pooled(floors), pooled(directs)
-                    gateway_ms, services_ms = gateway_s * 1000 / total, services_s * 1000 / total
+                    gateway_ms = gateway_s * 1000 / total
+                    services = f"{services_s * 1000 / total:.2f}/{services_direct_s * 1000 / total:.2f}"
                     rss = rss_mb(gateway.pid)
                     client = f"{client_http_s * 1000 / total:.2f}/{client_grpc_s * 1000 / total:.2f}"
                     floor_ms = floor_s * 1000 / total
-                    figures = (through, gateway_ms, services_ms, client, rss, calls / total, direct)
+                    figures = (through, gateway_ms, services, client, rss, calls / total, direct)
                     rows.append((shape, concurrency, *figures, floor_through, floor_ms))
         finally:
             load.stop()
@@ -163,16 +165,16 @@ async def main(requests: int, shapes: list[str], rounds: int, concurrencies: lis
         await stack.stop()
 
     print(
-        f"\n{'shape':<28} {'conc':>4} {'rps':>7} {'p50 ms':>7} {'p99 ms':>7} {'gw CPU ms':>9} {'svc CPU':>7}"
+        f"\n{'shape':<28} {'conc':>4} {'rps':>7} {'p50 ms':>7} {'p99 ms':>7} {'gw CPU ms':>9} {'svc CPU':>9}"
         f" {'client CPU':>10} {'RSS MB':>7} {'calls':>5} {'p50/direct':>10} {'rps/direct':>10}"
         f" {'floor CPU':>9} {'floor p50/d':>11} {'floor rps/d':>11}"
     )
-    for shape, conc, through, gateway_ms, services_ms, client, rss, calls, direct, floor_through, floor_ms in rows:
+    for shape, conc, through, gateway_ms, services, client, rss, calls, direct, floor_through, floor_ms in rows:
         lat = through.latencies_ms
         p50, p99 = statistics.median(lat), sorted(lat)[int(len(lat) * 0.99) - 1]
         direct_p50 = statistics.median(direct.latencies_ms)
         print(
-            f"{shape:<28} {conc:>4} {through.rps:>7.0f} {p50:>7.2f} {p99:>7.2f} {gateway_ms:>9.2f} {services_ms:>7.2f}"
+            f"{shape:<28} {conc:>4} {through.rps:>7.0f} {p50:>7.2f} {p99:>7.2f} {gateway_ms:>9.2f} {services:>9}"
             f" {client:>10} {rss:>7.0f} {calls:>5.1f} {p50 / direct_p50:>10.2f} {through.rps / direct.rps:>10.2f}"
             f" {floor_ms:>9.2f} {statistics.median(floor_through.latencies_ms) / direct_p50:>11.2f}"
             f" {floor_through.rps / direct.rps:>11.2f}"

@@ -8,15 +8,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from inspect import isawaitable
 from typing import Any, Protocol
 
 import strawberry
-from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
-from strawberry.extensions import ParserCache
-from strawberry.schema.schema import validate_document
+from graphql import DocumentNode, GraphQLError, NoSchemaIntrospectionCustomRule, execute
+from strawberry.execution import optimized_is_awaitable
+from strawberry.extensions import ParserCache, SchemaExtension
+from strawberry.schema._graphql_core import execution_context_class_kwargs
+from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES, validate_document
 from strawberry.tools import merge_types
-from strawberry.types.execution import PreExecutionError
+from strawberry.types.execution import ExecutionResult, PreExecutionError
+from strawberry.types.graphql import OperationType
 
 from gateway.errors import PortalError, shape_error, without_suggestions
 from gateway.limits import MAX_TOKENS, check_document
@@ -126,16 +131,12 @@ class RequestPipeline(ParserCache):
 
     async def on_validate(self):  # type: ignore[no-untyped-def]
         context = self.execution_context
-        request = getattr(context.context, "request", None)
-        over_http = request is None or request.scope.get("type") == "http"
         # the name the client sent (strawberry's `operation_name` falls back to the first operation's)
         operation_name = getattr(context, "_provided_operation_name", None)
         document = context.graphql_document
         assert document is not None
         variables = context.variables or {}
-        # what check_document reads of the variables: a page size's integer, or that it is unset / not one
-        sizes = tuple(sorted((k, v if v is None or isinstance(v, int) else ...) for k, v in variables.items()))
-        limit_key = (context.query or "", operation_name, over_http, sizes)
+        over_http, limit_key = _limit_key(context.query, operation_name, context.context, variables)
         limit = _limits.get(limit_key, _UNCHECKED)
         if limit is _UNCHECKED:
             limit = check_document(schema._schema, document, operation_name, over_http=over_http, variables=variables)
@@ -149,6 +150,8 @@ class RequestPipeline(ParserCache):
                 errors = await self._validate(context)
                 _validated.put(key, errors)
             context.pre_execution_errors = list(errors)
+            if not errors:  # the next request with this key may skip the pipeline (PortalSchema.execute)
+                _runnable.put((*limit_key, POLICY.introspection), Runnable(document, context.operation_type))
         yield
 
     @staticmethod
@@ -184,13 +187,93 @@ class _LRU:
             self._entries.popitem(last=False)
 
 
+def _limit_key(query: str | None, operation_name: str | None, context: Any, variables: Mapping[str, Any]) -> Any:
+    """Whether the request came over HTTP, and what its limits depend on: the query text, the
+    operation the client named, the transport and what check_document reads of the variables (a
+    page size's integer, or that it is unset / not one)."""
+    request = getattr(context, "request", None)
+    over_http = request is None or request.scope.get("type") == "http"
+    sizes = tuple(sorted((k, v if v is None or isinstance(v, int) else ...) for k, v in variables.items()))
+    return over_http, (query or "", operation_name, over_http, sizes)
+
+
+@dataclass(frozen=True)
+class Runnable:
+    """A document that parsed, passed the limits and validated for a limit key: what running it
+    again needs."""
+
+    document: DocumentNode
+    operation_type: OperationType
+
+
 _validated = _LRU(DOCUMENT_CACHE_SIZE)
 # a document's limits by query text, operation, transport and page-size variables (None = within them)
 _limits = _LRU(DOCUMENT_CACHE_SIZE)
+# (limit key, introspection policy) → Runnable: documents that went through the whole pipeline cleanly
+_runnable = _LRU(DOCUMENT_CACHE_SIZE)
 _UNCHECKED = object()
 
 
 class PortalSchema(strawberry.Schema):
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        """A document this pipeline has already parsed, limited and validated cleanly for the same
+        key runs straight on graphql-core's executor, as Strawberry's execute would run it, with the
+        same context, executor and error shaping; what the pipeline's hooks would do again is what
+        they did the first time. Strawberry's whole pipeline runs for anything else: a document's
+        first time, one that failed a step, an operation type the transport does not allow, and
+        whenever an extension with hooks is active (the tracing one inside a recorded trace)."""
+        runnable = None
+        # what a request may hold there is not checked yet (an operationName that is an object)
+        if (
+            isinstance(query, str)
+            and isinstance(operation_name, str | None)
+            and isinstance(variable_values, dict | None)
+        ):
+            _, limit_key = _limit_key(query, operation_name, context_value, variable_values or {})
+            runnable = _runnable.get((*limit_key, POLICY.introspection))
+        allowed = DEFAULT_ALLOWED_OPERATION_TYPES if allowed_operation_types is None else allowed_operation_types
+        if runnable is None or runnable.operation_type not in allowed or not self._plain():
+            return await super().execute(
+                query,
+                variable_values,
+                context_value,
+                root_value,
+                operation_name,
+                allowed_operation_types,
+                operation_extensions,
+            )
+        result = execute(
+            self._schema,
+            runnable.document,
+            root_value=root_value,
+            variable_values=variable_values,
+            operation_name=operation_name,
+            context_value=context_value,
+            is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]  # what strawberry passes
+            **execution_context_class_kwargs(self.execution_context_class),
+            operation_extensions=operation_extensions,
+        )
+        if isawaitable(result):
+            result = await result
+        errors = [shape_error(e) for e in result.errors] if result.errors else None
+        return ExecutionResult(data=result.data, errors=errors, extensions={})
+
+    def _plain(self) -> bool:
+        """Only RequestPipeline (whose work the caches hold) and extensions that override nothing
+        (portal_tracing outside a recorded trace); no schema directives, no incremental delivery."""
+        if self.directives or self.config.enable_experimental_incremental_execution:
+            return False
+        return all(type(e) in _HOOKLESS for e in self.get_extensions())
+
     def process_errors(self, errors, execution_context=None):  # type: ignore[no-untyped-def]
         """Client errors are not ours to log; shape_error logs the unexpected ones."""
 
@@ -218,6 +301,7 @@ async def _shaped_stream(source: AsyncGenerator[Any, None]) -> AsyncGenerator[An
         await source.aclose()
 
 
+_HOOKLESS = (RequestPipeline, SchemaExtension)
 PrefetchingExecutor.references = references_of(DOMAINS)
 schema = PortalSchema(
     execution_context_class=PrefetchingExecutor,
