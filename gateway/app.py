@@ -29,6 +29,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.types.graphql import OperationType
+from strawberry.types.unset import UNSET
 
 from gateway import graphiql_assets, http_spec
 from gateway.clients import ServiceClients
@@ -57,6 +59,7 @@ MAX_UPLOAD_BODY_BYTES = 4 << 20  # multipart GraphQL uploads (case attachments: 
 GZIP_MINIMUM_BYTES = 1024
 # What browser GraphQL clients send (graphql-ws negotiates on the WebSocket, which CORS does not gate).
 CORS_HEADERS = ("Authorization", "Content-Type", "Accept", "traceparent", "tracestate")
+POST_OPERATION_TYPES = frozenset((OperationType.QUERY, OperationType.MUTATION))  # a subscription streams
 PROPAGATED_HEADERS = frozenset((b"traceparent", b"tracestate", b"baggage"))  # what the W3C propagators read
 
 
@@ -153,6 +156,48 @@ class PortalGraphQL(GraphQL[PortalContext, None]):
         resolved = [dataclasses.replace(op, query=self.documents.resolve(op.query, op.extensions)) for op in operations]
         return resolved if isinstance(parsed, list) else resolved[0]
 
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        if context is UNSET and root_value is UNSET and isinstance(request, Request) and request.method == "POST":
+            answered = await self._run_runnable(request)
+            if answered is not None:
+                return answered
+        return await super().run(request, context, root_value)
+
+    async def _run_runnable(self, request: Request) -> Response | None:
+        """A POSTed JSON operation whose document is runnable (PortalSchema.runnable) is answered
+        here with the view's own hooks (parse_json, documents, get_context, process_result,
+        create_response), without what the view's general path does for every transport and
+        shape: its request adapter, content-type and streaming-protocol parsing, and its checks of
+        the result for streams. None: the view's path (a body it reports, a batch, a streaming
+        Accept, a document not runnable yet), which reads the same cached body."""
+        content_type = request.headers.get("content-type", "")
+        accept = request.headers.get("accept", "")
+        if content_type.partition(";")[0].strip().lower() != "application/json" or "multipart/mixed" in accept:
+            return None
+        if "text/event-stream" in accept:
+            return None
+        try:
+            data = self.parse_json(await request.body())
+        except HTTPException:
+            return None
+        if not isinstance(data, dict):
+            return None
+        variables, extensions, operation_name = data.get("variables"), data.get("extensions"), data.get("operationName")
+        if not isinstance(variables, dict | None) or not isinstance(extensions, dict | None):
+            return None
+        query = self.documents.resolve(data.get("query"), extensions)
+        sub_response = await self.get_sub_response(request)
+        context = await self.get_context(request, response=sub_response)
+        runnable = schema.runnable(query, operation_name, context, variables, POST_OPERATION_TYPES)
+        if runnable is None:
+            return None
+        # no root value: this view's is None (GraphQL[PortalContext, None])
+        result = await schema.execute_runnable(runnable, variables, context, None, operation_name, extensions)
+        response_data = await self.process_result(request, result)
+        if result.errors:
+            self._handle_errors(result.errors, response_data)
+        return self.create_response(response_data, sub_response)
+
     async def render_graphql_ide(self, request: Request) -> Response:
         if not graphiql_assets.assets_installed():
             return HTMLResponse("GraphiQL assets are not installed: run scripts/install_graphiql.sh", 503)
@@ -206,6 +251,9 @@ class BodySizeLimit:
                 body = _error_body(f"request body over {limit} bytes", "BAD_USER_INPUT", "BODY_TOO_LARGE")
                 await JSONResponse(body, status_code=413)(scope, receive, send)
                 return
+            if length is not None:  # the server reads no more than Content-Length says
+                await self.app(scope, receive, send)
+                return
             received = 0
 
             async def limited_receive() -> Any:
@@ -232,7 +280,7 @@ class AccessLog:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or not access_log.isEnabledFor(logging.INFO):
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -247,8 +295,7 @@ class AccessLog:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            if access_log.isEnabledFor(logging.INFO):
-                self._log(scope, status, started)
+            self._log(scope, status, started)
 
     @staticmethod
     def _log(scope: Scope, status: int, started: float) -> None:

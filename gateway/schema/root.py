@@ -226,22 +226,11 @@ class PortalSchema(strawberry.Schema):
         operation_extensions: dict[str, Any] | None = None,
     ) -> ExecutionResult:
         """A document this pipeline has already parsed, limited and validated cleanly for the same
-        key runs straight on graphql-core's executor, as Strawberry's execute would run it, with the
-        same context, executor and error shaping; what the pipeline's hooks would do again is what
-        they did the first time. Strawberry's whole pipeline runs for anything else: a document's
-        first time, one that failed a step, an operation type the transport does not allow, and
-        whenever an extension with hooks is active (the tracing one inside a recorded trace)."""
-        runnable = None
-        # what a request may hold there is not checked yet (an operationName that is an object)
-        if (
-            isinstance(query, str)
-            and isinstance(operation_name, str | None)
-            and isinstance(variable_values, dict | None)
-        ):
-            _, limit_key = _limit_key(query, operation_name, context_value, variable_values or {})
-            runnable = _runnable.get((*limit_key, POLICY.introspection))
+        key runs straight on graphql-core's executor (`execute_runnable`); Strawberry's whole
+        pipeline runs for anything else (see `runnable`)."""
         allowed = DEFAULT_ALLOWED_OPERATION_TYPES if allowed_operation_types is None else allowed_operation_types
-        if runnable is None or runnable.operation_type not in allowed or not self._plain():
+        runnable = self.runnable(query, operation_name, context_value, variable_values, allowed)
+        if runnable is None:
             return await super().execute(
                 query,
                 variable_values,
@@ -251,6 +240,47 @@ class PortalSchema(strawberry.Schema):
                 allowed_operation_types,
                 operation_extensions,
             )
+        return await self.execute_runnable(
+            runnable, variable_values, context_value, root_value, operation_name, operation_extensions
+        )
+
+    def runnable(
+        self,
+        query: Any,
+        operation_name: Any,
+        context_value: Any,
+        variable_values: Any,
+        allowed_operation_types: Iterable[OperationType],
+    ) -> Runnable | None:
+        """The document, if this request may skip the pipeline: its query text, operation, transport,
+        page-size variables and the introspection policy went through every step cleanly before,
+        its operation type is allowed here, and no extension with hooks is active (the tracing one
+        inside a recorded trace), nor directives or incremental delivery. None: the whole pipeline
+        runs (a document's first time, one that failed a step, a request whose parts are of the
+        wrong types: the pipeline reports those)."""
+        if not (
+            isinstance(query, str)
+            and isinstance(operation_name, str | None)
+            and isinstance(variable_values, dict | None)
+        ):
+            return None
+        _, limit_key = _limit_key(query, operation_name, context_value, variable_values or {})
+        runnable: Runnable | None = _runnable.get((*limit_key, POLICY.introspection))
+        if runnable is None or runnable.operation_type not in allowed_operation_types or not self._plain():
+            return None
+        return runnable
+
+    async def execute_runnable(
+        self,
+        runnable: Runnable,
+        variable_values: dict[str, Any] | None,
+        context_value: Any,
+        root_value: Any,
+        operation_name: str | None,
+        operation_extensions: dict[str, Any] | None,
+    ) -> ExecutionResult:
+        """What Strawberry's execute does for a document whose hooks have nothing left to do: the
+        same executor, context and arguments, errors shaped as RequestPipeline shapes them."""
         result = execute(
             self._schema,
             runnable.document,
@@ -272,7 +302,9 @@ class PortalSchema(strawberry.Schema):
         (portal_tracing outside a recorded trace); no schema directives, no incremental delivery."""
         if self.directives or self.config.enable_experimental_incremental_execution:
             return False
-        return all(type(e) in _HOOKLESS for e in self.get_extensions())
+        # RequestPipeline itself is not made for this check: it is known to be one of them
+        made = (e if isinstance(e, SchemaExtension) else e() for e in self.extensions if e is not RequestPipeline)
+        return all(type(e) in _HOOKLESS for e in made)
 
     def process_errors(self, errors, execution_context=None):  # type: ignore[no-untyped-def]
         """Client errors are not ours to log; shape_error logs the unexpected ones."""

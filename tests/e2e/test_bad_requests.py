@@ -59,6 +59,21 @@ async def test_oversized_body_is_refused(http):
     assert code_of(response.json()["errors"][0]) == "BAD_USER_INPUT"
 
 
+async def test_oversized_chunked_body_is_refused(http):
+    """No Content-Length to check up front: the body is counted as it arrives."""
+
+    async def chunks():
+        yield b"{"
+        for _ in range(3):
+            yield b" " * (1 << 20)
+        yield b"}"
+
+    response = await http.post("/graphql", content=chunks(), headers={"content-type": "application/json"})
+    assert "content-length" not in response.request.headers
+    assert response.status_code == 413
+    assert code_of(response.json()["errors"][0]) == "BAD_USER_INPUT"
+
+
 async def test_health_endpoints(http):
     assert (await http.get("/healthz")).status_code == 200
     ready = await http.get("/readyz")

@@ -5,6 +5,7 @@ applies — and both answers must be the same, status, headers and body."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -20,6 +21,7 @@ from starlette.applications import Starlette
 from gateway.app import create_app
 from gateway.clients import ServiceClients
 from gateway.schema import root
+from portalkit import telemetry
 from portalkit.auth import Caller
 from protos.identity.v1 import identity_pb2 as pb
 
@@ -73,7 +75,9 @@ class Verifier:
 
 
 @pytest.fixture
-def gateway() -> Iterator[tuple[Starlette, IdentityStub]]:
+def gateway(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Starlette, IdentityStub]]:
+    """The app as create_app builds it, outside a recorded trace whatever earlier tests exported."""
+    monkeypatch.setattr(telemetry._SAMPLER, "exporting", False)
     clients = ServiceClients(addresses={})
     stub = IdentityStub()
     clients.stubs["identity"] = stub
@@ -207,3 +211,19 @@ def test_the_whole_pipeline_runs_inside_a_recorded_trace() -> None:
     assert root.schema._plain()
     with TracerProvider().get_tracer("test").start_as_current_span("recorded"):
         assert not root.schema._plain()
+
+
+async def test_a_persisted_query_by_its_hash_and_a_get_answer_as_the_first(
+    gateway: tuple[Starlette, IdentityStub], full_pipeline_runs: list[str | None]
+) -> None:
+    app, _ = gateway
+    query = "{ me { id name } }"
+    persisted = {"persistedQuery": {"version": 1, "sha256Hash": hashlib.sha256(query.encode()).hexdigest()}}
+    first = await _send(app, {"query": query, "extensions": persisted})
+    assert await _send(app, {"extensions": persisted}) == first
+    assert full_pipeline_runs == [query]
+    get = await _send(app, {"query": query}, method="GET")
+    assert get[0] == 200
+    assert get[1]["cache-control"] == "private, no-store"
+    assert await _send(app, {"query": query}, method="GET") == get
+    assert full_pipeline_runs == [query]  # a query is allowed over GET: runnable there too
