@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 from graphql import GraphQLEnumType, build_schema
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateway.schema import root
 from gateway.schema.billing.enums import ExportStatus
-from gateway.schema.common import ProtoEnum, by_id, connection, proto_enum, to_pb
+from gateway.schema.common import ProtoEnum, by_id, connection, dt, proto_enum, to_pb
 from gateway.schema.identity.enums import Role, SupportTeam
 from portalkit.batch import MAX_BATCH
 from protos.billing.v1 import billing_pb2
@@ -158,3 +162,17 @@ def test_each_domain_module_imports_first_without_cycles():
         cwd=REPO,
     )
     assert result.returncode == 0 and result.stdout == "", result.stdout + result.stderr
+
+
+# every second a datetime can hold (years 1 to 9999), and every nanosecond
+@given(st.integers(-62_135_596_800, 253_402_300_799), st.integers(0, 999_999_999))
+def test_timestamps_convert_as_protobuf_converts_them(seconds: int, nanos: int) -> None:
+    stamp = Timestamp(seconds=seconds, nanos=nanos)
+    assert dt(stamp) == stamp.ToDatetime(tzinfo=UTC)
+    assert dt(stamp).tzinfo is UTC
+
+
+@pytest.mark.parametrize(("seconds", "nanos"), [(0, -1), (0, 1_000_000_000), (10**12, 0), (-(10**12), 0)])
+def test_a_timestamp_out_of_range_is_reported_as_protobuf_reports_it(seconds: int, nanos: int) -> None:
+    with pytest.raises(ValueError, match="Timestamp is not valid"):
+        dt(Timestamp(seconds=seconds, nanos=nanos))
