@@ -53,10 +53,15 @@ async def run(call: Callable[[], Awaitable[Any]], requests: int, concurrency: in
 async def _serve(conn: Connection, gateway_url: str, floor_url: str, identity_address: str, token: str) -> None:
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     metadata = (("authorization", f"Bearer {token}"),)
-    connector = aiohttp.TCPConnector(limit=0)
+
+    # Idle pooled connections are dropped before the servers' keep-alive (uvicorn's 5 s) closes
+    # them: a round of another path outlasts it, and a request racing that close fails the bench.
+    def connector() -> aiohttp.TCPConnector:
+        return aiohttp.TCPConnector(limit=0, keepalive_timeout=2)
+
     async with (
-        aiohttp.ClientSession(gateway_url, connector=connector, headers=headers) as http,
-        aiohttp.ClientSession(floor_url, connector=aiohttp.TCPConnector(limit=0), headers=headers) as floor,
+        aiohttp.ClientSession(gateway_url, connector=connector(), headers=headers) as http,
+        aiohttp.ClientSession(floor_url, connector=connector(), headers=headers) as floor,
         grpc.aio.insecure_channel(identity_address) as channel,
     ):
         stub = identity_pb2_grpc.IdentityServiceStub(channel)
