@@ -1,12 +1,13 @@
 """`python -m devstack.bench_floor`: the gateway bench's floor — the least an HTTP front of the
-identity service can do for the bench's query shapes, with no GraphQL at all. Same server as the
-gateway (uvicorn, uvloop, httptools), same gRPC channel (the kit's `open_channel`), same JSON
-encoder (orjson): it reads the JSON body, finds the shape by its exact query text, forwards the
-bearer token, makes the same calls the gateway makes and writes the same response (uncompressed: the gateway gzips the page). What the bench
-shows for it is what Python's HTTP server and gRPC client cost on their own; the gateway's distance
-from it is what GraphQL (parsing, validation, execution, the type layer) and the kit's edge add.
+identity and cases services can do for the bench's query shapes, with no GraphQL at all. Same
+server as the gateway (uvicorn, uvloop, httptools), same gRPC channels (the kit's `open_channel`),
+same JSON encoder (orjson): it reads the JSON body, finds the shape by its exact query text,
+forwards the bearer token, makes the calls the gateway makes (bench_load's `Reads`) and writes the
+same response (uncompressed: the gateway gzips the pages). What the bench shows for it is what
+Python's HTTP server and gRPC client cost on their own; the gateway's distance from it is what
+GraphQL (parsing, validation, execution, the type layer) and the kit's edge add.
 
-Not a product: it knows two documents and checks nothing a service does not check itself."""
+Not a product: it knows the bench's documents and checks nothing a service does not check itself."""
 
 from __future__ import annotations
 
@@ -17,32 +18,37 @@ from typing import Any
 import orjson
 import uvicorn
 
-from devstack.bench_load import SHAPES
+from devstack.bench_load import SHAPES, Metadata, Reads
 from portalkit.grpc_client import open_channel
-from protos.identity.v1 import identity_pb2, identity_pb2_grpc
+from protos.cases.v1 import cases_pb2_grpc
+from protos.identity.v1 import identity_pb2_grpc
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
-Metadata = tuple[tuple[str, str], ...]
 
 
 class Floor:
     """The ASGI app: POST /graphql for the bench's shapes, GET /healthz."""
 
-    def __init__(self, identity_address: str) -> None:
-        self._address = identity_address
-        self._stub: Any = None
-        self._shapes: dict[str, Callable[[Metadata], Awaitable[dict[str, Any]]]] = {
+    def __init__(self, addresses: dict[str, str]) -> None:
+        self._addresses = addresses
+        self._reads: Reads | None = None
+        self._shapes: dict[str, Callable[[Reads, Metadata], Awaitable[dict[str, Any]]]] = {
             SHAPES["get"]: self._get,
-            SHAPES["page of 50 users + account"]: self._page,
+            SHAPES["page of 50 users + account"]: self._users_page,
+            SHAPES["page of 50 cases + requester"]: self._cases_page,
         }
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             while (message := await receive())["type"] != "lifespan.shutdown":
                 if message["type"] == "lifespan.startup":
-                    stub_class = identity_pb2_grpc.IdentityServiceStub
-                    self._stub = stub_class(open_channel(self._address, stub_class))
+                    identity = identity_pb2_grpc.IdentityServiceStub
+                    cases = cases_pb2_grpc.CasesServiceStub
+                    self._reads = Reads(
+                        identity(open_channel(self._addresses["identity"], identity)),
+                        cases(open_channel(self._addresses["cases"], cases)),
+                    )
                     await send({"type": "lifespan.startup.complete"})
             await send({"type": "lifespan.shutdown.complete"})
             return
@@ -56,30 +62,38 @@ class Floor:
             if not message.get("more_body"):
                 break
         answer = self._shapes.get(orjson.loads(body).get("query", ""))
-        if answer is None:
+        if answer is None or self._reads is None:
             await self._respond(send, 400, b'{"errors":[{"message":"not a bench shape"}]}')
             return
         headers = dict(scope["headers"])
         metadata = (("authorization", headers.get(b"authorization", b"").decode()),)
-        await self._respond(send, 200, orjson.dumps({"data": await answer(metadata)}))
+        await self._respond(send, 200, orjson.dumps({"data": await answer(self._reads, metadata)}))
 
-    async def _get(self, metadata: Metadata) -> dict[str, Any]:
-        me = await self._stub.GetMe(identity_pb2.GetMeRequest(), metadata=metadata, timeout=5)
+    @staticmethod
+    async def _get(reads: Reads, metadata: Metadata) -> dict[str, Any]:
+        me = await reads.get(metadata)
         return {"me": {"id": me.id, "email": me.email}}
 
-    async def _page(self, metadata: Metadata) -> dict[str, Any]:
-        page = await self._stub.ListUsers(identity_pb2.ListUsersRequest(page_size=50), metadata=metadata, timeout=5)
-        ids = sorted({u.account_id for u in page.users if u.account_id})
-        request = identity_pb2.BatchGetAccountsRequest(ids=ids)
-        accounts = {
-            a.id: a for a in (await self._stub.BatchGetAccounts(request, metadata=metadata, timeout=5)).accounts
-        }
+    @staticmethod
+    async def _users_page(reads: Reads, metadata: Metadata) -> dict[str, Any]:
+        users, accounts = await reads.users_page(metadata)
         edges = []
-        for user in page.users:
+        for user in users:
             account = accounts.get(user.account_id)
             node = {"id": user.id, "email": user.email, "account": {"name": account.name} if account else None}
             edges.append({"node": node})
         return {"users": {"edges": edges}}
+
+    @staticmethod
+    async def _cases_page(reads: Reads, metadata: Metadata) -> dict[str, Any]:
+        cases, requesters = await reads.cases_page(metadata)
+        edges = []
+        for case in cases:
+            requester = requesters.get(case.requester_id)
+            node = {"id": case.id, "number": case.number, "subject": case.subject}
+            node["requester"] = {"name": requester.name} if requester else None
+            edges.append({"node": node})
+        return {"cases": {"edges": edges}}
 
     @staticmethod
     async def _respond(send: Send, status: int, body: bytes) -> None:
@@ -90,7 +104,7 @@ class Floor:
 
 if __name__ == "__main__":
     uvicorn.run(
-        Floor(os.environ["PORTAL_IDENTITY_GRPC_ADDR"]),
+        Floor({name: os.environ[f"PORTAL_{name.upper()}_GRPC_ADDR"] for name in ("identity", "cases")}),
         host="127.0.0.1",
         port=int(os.environ["PORTAL_GATEWAY_PORT"]),
         loop="uvloop",

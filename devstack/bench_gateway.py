@@ -118,7 +118,10 @@ async def main(requests: int, shapes: list[str], rounds: int, concurrencies: lis
             ).json()["data"]["login"]["accessToken"]
             headers = {"Authorization": f"Bearer {token}"}
             await seed_users(http, headers)
-        load = Load(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{floor_port}", stack.address("identity"), token)
+            await seed_cases(http, headers)
+            await same_answers(http, f"http://127.0.0.1:{floor_port}", headers)
+        addresses = {name: stack.address(name) for name in ("identity", "cases")}
+        load = Load(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{floor_port}", addresses, token)
         rows = []
         try:
             for shape in SHAPES:
@@ -189,6 +192,30 @@ async def seed_users(http: httpx.AsyncClient, headers: dict[str, str]) -> None:
     for batch in range(max(0, 60 - have) // 20 + 1):
         rows = [{"email": f"bench.{batch}.{n}.{time.time_ns()}@acme.test", "name": "Bench User"} for n in range(20)]
         await http.post("/graphql", json={"query": mutation, "variables": {"rows": rows}}, headers=headers)
+
+
+async def same_answers(gateway: httpx.AsyncClient, floor_url: str, headers: dict[str, str]) -> None:
+    """The floor answers each shape with the gateway's data, full pages included, or the bench stops:
+    a floor that skipped work would flatter Python's own cost."""
+    async with httpx.AsyncClient(base_url=floor_url, timeout=30) as floor:
+        for shape, query in SHAPES.items():
+            through = (await gateway.post("/graphql", json={"query": query}, headers=headers)).json()
+            bare = (await floor.post("/graphql", json={"query": query}, headers=headers)).json()
+            edges = next(iter(through["data"].values())).get("edges", [None] * 50)
+            if through != bare or len(edges) != 50:
+                raise RuntimeError(f"{shape}: the floor's answer differs from the gateway's, or a page is short")
+
+
+async def seed_cases(http: httpx.AsyncClient, headers: dict[str, str]) -> None:
+    """Enough cases opened by Acme's admin for a page of 50 (through the public API, once)."""
+    query = "{ cases(first: 1) { totalCount } }"
+    have = (await http.post("/graphql", json={"query": query}, headers=headers)).json()["data"]["cases"]["totalCount"]
+    mutation = "mutation($input: CreateCaseInput!) { createCase(input: $input) { id } }"
+    for n in range(max(0, 55 - have)):
+        case = {"subject": f"Bench case {n}", "description": "Opened by the gateway bench."}
+        answer = await http.post("/graphql", json={"query": mutation, "variables": {"input": case}}, headers=headers)
+        if answer.status_code != 200 or "errors" in answer.json():
+            raise RuntimeError(f"seeding cases: {answer.text[:300]}")
 
 
 if __name__ == "__main__":

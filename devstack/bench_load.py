@@ -1,12 +1,14 @@
 """The gateway bench's load generator, in a process of its own (`start_load`), so the clients take no
 CPU from the services or the gateway being measured. It keeps an HTTP client (aiohttp, keep-alive
-connections) to the gateway and one to the floor app (devstack/bench_floor.py), and one gRPC channel
-to identity, and runs each measurement it is sent: the same reads through the gateway, through the
-floor or directly over gRPC, N requests from C concurrent clients."""
+connections) to the gateway and one to the floor app (devstack/bench_floor.py), and gRPC channels
+to identity and cases, and runs each measurement it is sent: the same reads through the gateway,
+through the floor or directly over gRPC (`Reads`, which the floor makes too), N requests from C
+concurrent clients."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import multiprocessing
 import time
@@ -19,12 +21,48 @@ import aiohttp
 import grpc.aio
 import uvloop
 
+from protos.cases.v1 import cases_pb2, cases_pb2_grpc
 from protos.identity.v1 import identity_pb2, identity_pb2_grpc
 
 SHAPES = {
     "get": "{ me { id email } }",
     "page of 50 users + account": "{ users(first: 50) { edges { node { id email account { name } } } } }",
+    # across two services: the cases page, then its requesters from identity (one batch call each)
+    "page of 50 cases + requester": "{ cases(first: 50) { edges { node { id number subject requester { name } } } } }",
 }
+Metadata = tuple[tuple[str, str], ...]
+
+
+class Reads:
+    """The gRPC calls the gateway makes for each shape, made directly (by the load process for the
+    direct path, and by the floor): each returns the messages its response is built from."""
+
+    def __init__(self, identity: identity_pb2_grpc.IdentityServiceStub, cases: cases_pb2_grpc.CasesServiceStub) -> None:
+        self.identity, self.cases = identity, cases
+        self.by_shape: dict[str, Callable[[Metadata], Awaitable[Any]]] = {
+            "get": self.get,
+            "page of 50 users + account": self.users_page,
+            "page of 50 cases + requester": self.cases_page,
+        }
+        assert self.by_shape.keys() == SHAPES.keys()
+
+    async def get(self, metadata: Metadata) -> identity_pb2.User:
+        return await self.identity.GetMe(identity_pb2.GetMeRequest(), metadata=metadata, timeout=5)
+
+    async def users_page(self, metadata: Metadata) -> tuple[Any, dict[str, identity_pb2.Account]]:
+        page = await self.identity.ListUsers(identity_pb2.ListUsersRequest(page_size=50), metadata=metadata, timeout=5)
+        request = identity_pb2.BatchGetAccountsRequest(ids=sorted({u.account_id for u in page.users if u.account_id}))
+        found = await self.identity.BatchGetAccounts(request, metadata=metadata, timeout=5)
+        return page.users, {account.id: account for account in found.accounts}
+
+    async def cases_page(self, metadata: Metadata) -> tuple[Any, dict[str, identity_pb2.User]]:
+        request = cases_pb2.ListCasesRequest(order=cases_pb2.UPDATED_DESC, page_size=50)
+        page = await self.cases.ListCases(request, metadata=metadata, timeout=5)
+        ids = sorted({case.requester_id for case in page.cases if case.requester_id})
+        found = await self.identity.BatchGetUsers(
+            identity_pb2.BatchGetUsersRequest(ids=ids), metadata=metadata, timeout=5
+        )
+        return page.cases, {user.id: user for user in found.users}
 
 
 @dataclass(frozen=True)
@@ -50,7 +88,7 @@ async def run(call: Callable[[], Awaitable[Any]], requests: int, concurrency: in
     return Measurement(latencies, requests / (time.perf_counter() - started))
 
 
-async def _serve(conn: Connection, gateway_url: str, floor_url: str, identity_address: str, token: str) -> None:
+async def _serve(conn: Connection, gateway_url: str, floor_url: str, addresses: dict[str, str], token: str) -> None:
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     metadata = (("authorization", f"Bearer {token}"),)
 
@@ -62,9 +100,10 @@ async def _serve(conn: Connection, gateway_url: str, floor_url: str, identity_ad
     async with (
         aiohttp.ClientSession(gateway_url, connector=connector(), headers=headers) as http,
         aiohttp.ClientSession(floor_url, connector=connector(), headers=headers) as floor,
-        grpc.aio.insecure_channel(identity_address) as channel,
+        grpc.aio.insecure_channel(addresses["identity"]) as identity,
+        grpc.aio.insecure_channel(addresses["cases"]) as cases,
     ):
-        stub = identity_pb2_grpc.IdentityServiceStub(channel)
+        reads = Reads(identity_pb2_grpc.IdentityServiceStub(identity), cases_pb2_grpc.CasesServiceStub(cases))
 
         def via_http(http: aiohttp.ClientSession, query: str) -> Callable[[], Awaitable[Any]]:
             body = aiohttp.payload.BytesPayload(
@@ -79,21 +118,10 @@ async def _serve(conn: Connection, gateway_url: str, floor_url: str, identity_ad
 
             return call
 
-        async def direct_get() -> None:
-            await stub.GetMe(identity_pb2.GetMeRequest(), metadata=metadata, timeout=5)
-
-        async def direct_page() -> None:
-            page = await stub.ListUsers(identity_pb2.ListUsersRequest(page_size=50), metadata=metadata, timeout=5)
-            ids = sorted({u.account_id for u in page.users if u.account_id})
-            await stub.BatchGetAccounts(identity_pb2.BatchGetAccountsRequest(ids=ids), metadata=metadata, timeout=5)
-
         calls = (
             {("gateway", shape): via_http(http, query) for shape, query in SHAPES.items()}
             | {("floor", shape): via_http(floor, query) for shape, query in SHAPES.items()}
-            | {
-                ("direct", "get"): direct_get,
-                ("direct", "page of 50 users + account"): direct_page,
-            }
+            | {("direct", shape): functools.partial(read, metadata) for shape, read in reads.by_shape.items()}
         )
         loop = asyncio.get_running_loop()
         while (order := await loop.run_in_executor(None, conn.recv)) is not None:
@@ -105,18 +133,19 @@ def _json_string(text: str) -> bytes:
     return json.dumps(text).encode()
 
 
-def _main(conn: Connection, gateway_url: str, floor_url: str, identity_address: str, token: str) -> None:
-    uvloop.run(_serve(conn, gateway_url, floor_url, identity_address, token))
+def _main(conn: Connection, gateway_url: str, floor_url: str, addresses: dict[str, str], token: str) -> None:
+    uvloop.run(_serve(conn, gateway_url, floor_url, addresses, token))
 
 
 class Load:
     """The load process, driven from the bench's loop (which keeps serving while it waits)."""
 
-    def __init__(self, gateway_url: str, floor_url: str, identity_address: str, token: str) -> None:
+    def __init__(self, gateway_url: str, floor_url: str, addresses: dict[str, str], token: str) -> None:
+        """`addresses`: the identity and cases services' gRPC addresses, by service name."""
         context = multiprocessing.get_context("spawn")
         self._conn, child = context.Pipe()
         self._process = context.Process(
-            target=_main, args=(child, gateway_url, floor_url, identity_address, token), daemon=True
+            target=_main, args=(child, gateway_url, floor_url, addresses, token), daemon=True
         )
         self._process.start()
 
