@@ -113,9 +113,12 @@ async def test_no_card_number_or_cvc_reaches_the_database_the_events_or_the_logs
         stored += await db[name].find({}).to_list(length=None)
     text = repr(stored)
     assert method["id"] in text and "5556" in text  # the method is there, with its last four
-    for secret in (number, number[:-4] + " ", "cvc"):
+    for secret in (number, number[:-4] + " "):
         assert secret not in text
         assert secret not in events
+    # by key and value, not as a substring: other tests' stored exports hold compressed bytes,
+    # in whose repr any three letters turn up now and then
+    assert not _has_key(stored, "cvc") and not _has_key(partner.events, "cvc")
     assert not _has_value(stored, cvc)
     logged = caplog.text + "".join(repr(r.__dict__) for r in caplog.records)
     assert number not in logged
@@ -129,6 +132,14 @@ def _has_value(value: Any, wanted: str) -> bool:
     if isinstance(value, list):
         return any(_has_value(v, wanted) for v in value)
     return value == wanted
+
+
+def _has_key(value: Any, wanted: str) -> bool:
+    if isinstance(value, dict):
+        return any(k.lower() == wanted or _has_key(v, wanted) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_key(v, wanted) for v in value)
+    return False
 
 
 async def test_only_the_kinds_the_processor_takes_can_be_added(gql, tokens, stack):
