@@ -33,6 +33,8 @@ class PortalContext:
     response: Any = None
     _caller: Caller | None = None
     _loaders: dict[Callable[[PortalContext], Any], Any] = field(default_factory=dict)
+    # (conversion, id of a loaded message) → (that message, its graph object); see `converted`
+    _converted: dict[tuple[Callable[..., Any], int], tuple[Any, Any]] = field(default_factory=dict)
 
     @property
     def client_address(self) -> str:
@@ -52,6 +54,7 @@ class PortalContext:
         self.token = access_token
         self._caller = None
         self._loaders.clear()  # nothing loaded as the anonymous caller is reused
+        self._converted.clear()
 
     async def caller(self) -> Caller:
         """The verified caller; UNAUTHENTICATED without a valid token. The gateway checks the
@@ -78,6 +81,17 @@ class PortalContext:
             return await grpc_client.call(method, request, metadata=metadata, timeout=self.clients.deadline)
         except grpc.RpcError as error:
             raise from_rpc_error(error, service) from None
+
+    def converted(self, convert: Callable[[Any, PortalContext], T], message: Any) -> T:
+        """`convert(message, self)`, made once per loaded message and request: a page of 50 cases
+        opened by one requester converts that user once, and each case's `requester` is the same
+        object (graph objects are read, never changed, while a request runs). The entry holds the
+        message, so its id cannot be reused for another one while the entry lives."""
+        key = (convert, id(message))
+        entry = self._converted.get(key)
+        if entry is None or entry[0] is not message:
+            entry = self._converted[key] = (message, convert(message, self))
+        return entry[1]  # type: ignore[no-any-return]
 
     def loader(self, factory: Callable[[PortalContext], L]) -> L:
         """One DataLoader per factory and request, so a list of N items costs one batch call."""

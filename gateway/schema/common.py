@@ -117,7 +117,7 @@ def dt(stamp: Timestamp) -> datetime:
     seconds, nanos = stamp.seconds, stamp.nanos
     if not (0 <= nanos < 1_000_000_000 and _MIN_SECONDS <= seconds <= _MAX_SECONDS):
         return stamp.ToDatetime(tzinfo=UTC)
-    return _EPOCH + timedelta(seconds=seconds, microseconds=nanos // 1000)
+    return _EPOCH + timedelta(0, seconds, nanos // 1000)  # (days, seconds, microseconds): positional is faster
 
 
 def optional_dt(message: object, field: str) -> datetime | None:
@@ -311,7 +311,7 @@ class Reference:
         return self._converted(await found, ctx)
 
     def _converted(self, found: Any, ctx: PortalContext) -> Any:
-        return self.convert(found, ctx) if found is not None else None
+        return ctx.converted(self.convert, found) if found is not None else None
 
 
 References: TypeAlias = dict[str, dict[str, Reference]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NewType
 
 import strawberry
@@ -13,6 +13,7 @@ from strawberry.permission import BasePermission
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from gateway.context import PortalContext
 from gateway.schema.common import Reference
 from gateway.schema.execution import PrefetchingExecutor, resolve_references_directly
 
@@ -101,9 +102,14 @@ OWNER = ITEMS[3]
 
 @dataclass
 class LoaderContext:
-    """What Reference reads from a request's context: a DataLoader per loader factory."""
+    """What Reference reads from a request's context: a DataLoader per loader factory, and the
+    request's conversions (PortalContext's own)."""
 
     loads: list[list[str]]
+    _converted: dict[Any, Any] = field(default_factory=dict)
+
+    def converted(self, convert: Any, message: Any) -> Any:
+        return PortalContext.converted(self, convert, message)  # type: ignore[arg-type]
 
     def loader(self, factory: Any) -> Any:
         from strawberry.dataloader import DataLoader
@@ -118,7 +124,15 @@ class LoaderContext:
         return self._loader
 
 
-REFERENCES = {"Item": {"owner": Reference(lambda ctx: None, "key", lambda found, _: found)}}  # type: ignore[arg-type,return-value]
+CONVERSIONS: list[Item] = []  # each message the owner reference converted
+
+
+def _owner(found: Item, _: Any) -> Item:
+    CONVERSIONS.append(found)
+    return found
+
+
+REFERENCES = {"Item": {"owner": Reference(lambda ctx: None, "key", _owner)}}  # type: ignore[arg-type,return-value]
 
 
 @strawberry.type
@@ -196,6 +210,29 @@ def test_a_list_of_references_is_loaded_in_one_batch() -> None:
     assert errors == []
     assert [item["owner"] for item in data["items"]] == [None, {"name": "n3"}, {"name": "n3"}, {"name": "n3"}]
     assert len(loads) == 1
+
+
+def test_a_message_loaded_once_is_converted_once_per_request() -> None:
+    _, fast = _schemas()
+    for _request in range(2):
+        CONVERSIONS.clear()
+        data, errors, _ = _run(fast, "{ items { owner { name } } item { owner { name } } }")
+        assert errors == [] and data["item"]["owner"] is None
+        assert [item["owner"] for item in data["items"]][1:] == [{"name": "n3"}] * 3
+        assert CONVERSIONS == [OWNER]  # three items reference it: one conversion, in each request
+
+
+def test_converted_tells_messages_apart() -> None:
+    ctx = LoaderContext(loads=[])
+    first, second = Part(label="a", broken=None), Part(label="a", broken=None)  # equal, but two messages
+    made: list[Part] = []
+
+    def convert(message: Part, _: Any) -> object:
+        made.append(message)
+        return object()
+
+    a, b = ctx.converted(convert, first), ctx.converted(convert, second)
+    assert a is not b and ctx.converted(convert, first) is a and made == [first, second]
 
 
 @strawberry.type
