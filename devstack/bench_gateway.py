@@ -201,8 +201,8 @@ async def same_answers(gateway: httpx.AsyncClient, floor_url: str, headers: dict
         for shape, query in SHAPES.items():
             through = (await gateway.post("/graphql", json={"query": query}, headers=headers)).json()
             bare = (await floor.post("/graphql", json={"query": query}, headers=headers)).json()
-            edges = next(iter(through["data"].values())).get("edges", [None] * 50)
-            if through != bare or len(edges) != 50:
+            (answer,) = through["data"].values()
+            if through != bare or ("edges" in answer and len(answer["edges"]) != 50):
                 raise RuntimeError(f"{shape}: the floor's answer differs from the gateway's, or a page is short")
 
 

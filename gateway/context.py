@@ -86,10 +86,10 @@ class PortalContext:
         """`convert(message, self)`, made once per loaded message and request: a page of 50 cases
         opened by one requester converts that user once, and each case's `requester` is the same
         object (graph objects are read, never changed, while a request runs). The entry holds the
-        message, so its id cannot be reused for another one while the entry lives."""
+        message, so its id cannot pass to another message while the entry lives."""
         key = (convert, id(message))
         entry = self._converted.get(key)
-        if entry is None or entry[0] is not message:
+        if entry is None:
             entry = self._converted[key] = (message, convert(message, self))
         return entry[1]  # type: ignore[no-any-return]
 
