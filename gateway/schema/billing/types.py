@@ -19,6 +19,8 @@ from gateway.schema.common import (
     References,
     connection,
     dt,
+    made,
+    on_read,
     optional_dt,
     read_by_id,
 )
@@ -43,42 +45,33 @@ class InvoiceLine:
     unit_price: Money
     amount: Money
 
+    @classmethod
+    def from_pb(cls, m: pb.InvoiceLine) -> InvoiceLine:
+        return cls(
+            description=m.description,
+            quantity=Decimal(m.quantity),
+            unit_price=money(m.unit_price),
+            amount=money(m.amount),
+        )
+
 
 @strawberry.type()
 class Invoice(Node):
     id: strawberry.ID
     number: str
-    issue_date: date
-    due_date: date
-    total: Money
-    balance_due: Money
-    status: InvoiceStatus
-    lines: list[InvoiceLine]
+    issue_date: date = on_read(lambda m: day(m.issue_date))
+    due_date: date = on_read(lambda m: day(m.due_date))
+    total: Money = on_read(lambda m: money(m.total))
+    balance_due: Money = on_read(lambda m: money(m.balance_due))
+    status: InvoiceStatus = on_read(lambda m: InvoiceStatus.from_pb(m.status))
+    lines: list[InvoiceLine] = on_read(lambda m: [InvoiceLine.from_pb(line) for line in m.lines])
     pdf_url: str = strawberry.field(description="Gateway URL of the rendered PDF.")
     attachments: list[Annotated[Attachment, strawberry.lazy("gateway.schema.cases.types")]]
+    message: strawberry.Private[pb.Invoice]
 
     @classmethod
     def from_pb(cls, m: pb.Invoice) -> Invoice:
-        return cls(
-            id=strawberry.ID(m.id),
-            number=m.number,
-            issue_date=day(m.issue_date),
-            due_date=day(m.due_date),
-            total=money(m.total),
-            balance_due=money(m.balance_due),
-            status=InvoiceStatus.from_pb(m.status),
-            lines=[
-                InvoiceLine(
-                    description=line.description,
-                    quantity=Decimal(line.quantity),
-                    unit_price=money(line.unit_price),
-                    amount=money(line.amount),
-                )
-                for line in m.lines
-            ],
-            pdf_url=m.pdf_url,
-            attachments=[],
-        )
+        return made(cls, m, id=strawberry.ID(m.id), number=m.number, pdf_url=m.pdf_url, attachments=[])
 
 
 @strawberry.input()
@@ -140,25 +133,24 @@ class PaymentMethod(Node):
 class Payment(Node):
     id: strawberry.ID
     number: str
-    date: datetime
+    date: datetime = on_read(lambda m: dt(m.date))
     method_description: str = strawberry.field(
         description="Method as it was when paid (brand and last four), even if later deleted."
     )
-    amount: Money
-    status: PaymentStatus
-    failure_reason: str | None
+    amount: Money = on_read(lambda m: money(m.amount))
+    status: PaymentStatus = on_read(lambda m: PaymentStatus.from_pb(m.status))
+    failure_reason: str | None = on_read(lambda m: m.failure_reason or None)
     invoice_ids: strawberry.Private[list[str]]
+    message: strawberry.Private[pb.Payment]
 
     @classmethod
     def from_pb(cls, m: pb.Payment) -> Payment:
-        return cls(
+        return made(
+            cls,
+            m,
             id=strawberry.ID(m.id),
             number=m.number,
-            date=dt(m.date),
             method_description=m.method_description,
-            amount=money(m.amount),
-            status=PaymentStatus.from_pb(m.status),
-            failure_reason=m.failure_reason or None,
             invoice_ids=list(m.invoice_ids),
         )
 
@@ -172,19 +164,20 @@ class Payment(Node):
 class Usage(Node):
     id: strawberry.ID
     description: str
-    date: date
-    quantity: Decimal
+    date: date = on_read(lambda m: day(m.date))
+    quantity: Decimal = on_read(lambda m: Decimal(m.quantity))
     unit: str
     invoiced: bool
     invoice_id: strawberry.Private[str]
+    message: strawberry.Private[pb.Usage]
 
     @classmethod
     def from_pb(cls, m: pb.Usage) -> Usage:
-        return cls(
+        return made(
+            cls,
+            m,
             id=strawberry.ID(m.id),
             description=m.description,
-            date=day(m.date),
-            quantity=Decimal(m.quantity),
             unit=m.unit,
             invoiced=m.invoiced,
             invoice_id=m.invoice_id,

@@ -20,6 +20,8 @@ from gateway.schema.common import (
     References,
     connection,
     dt,
+    made,
+    on_read,
     optional_dt,
     page_size,
     read_by_id,
@@ -80,46 +82,37 @@ class Case(Node):
     )
     subject: str
     description: str
-    product: str | None
-    environment: Environment | None
-    error_message: str | None
-    issue_started_at: datetime | None
-    account_numbers: list[str]
-    priority: CasePriority
-    status: CaseStatus
-    team: SupportTeam
-    channel: CaseChannel
-    attachments: list[Attachment]
-    created_at: datetime
-    updated_at: datetime
-    closed_at: datetime | None
+    product: str | None = on_read(lambda m: m.product or None)
+    environment: Environment | None = on_read(lambda m: Environment.from_pb(m.environment) if m.environment else None)
+    error_message: str | None = on_read(lambda m: m.error_message or None)
+    issue_started_at: datetime | None = on_read(lambda m: optional_dt(m, "issue_started_at"))
+    account_numbers: list[str] = on_read(lambda m: list(m.account_numbers))
+    priority: CasePriority = on_read(lambda m: CasePriority.from_pb(m.priority))
+    status: CaseStatus = on_read(lambda m: CaseStatus.from_pb(m.status))
+    team: SupportTeam = on_read(lambda m: SupportTeam.from_pb(m.team))
+    channel: CaseChannel = on_read(lambda m: CaseChannel.from_pb(m.channel))
+    attachments: list[Attachment]  # eager: their download links need the request's URL
+    created_at: datetime = on_read(lambda m: dt(m.created_at))
+    updated_at: datetime = on_read(lambda m: dt(m.updated_at))
+    closed_at: datetime | None = on_read(lambda m: optional_dt(m, "closed_at"))
     account_id: strawberry.Private[str]
     requester_id: strawberry.Private[str]
     assignee_id: strawberry.Private[str]
     related_case_id: strawberry.Private[str]
+    message: strawberry.Private[pb.Case]
 
     @classmethod
     def from_pb(cls, m: pb.Case, base_url: str) -> Case:
-        return cls(
+        return made(
+            cls,
+            m,
             id=strawberry.ID(m.id),
             number=m.number,
             ref_tag=m.ref_tag,
             requester_email=m.requester_email,
             subject=m.subject,
             description=m.description,
-            product=m.product or None,
-            environment=Environment.from_pb(m.environment) if m.environment else None,
-            error_message=m.error_message or None,
-            issue_started_at=optional_dt(m, "issue_started_at"),
-            account_numbers=list(m.account_numbers),
-            priority=CasePriority.from_pb(m.priority),
-            status=CaseStatus.from_pb(m.status),
-            team=SupportTeam.from_pb(m.team),
-            channel=CaseChannel.from_pb(m.channel),
             attachments=[Attachment.from_pb(a, base_url) for a in m.attachments],
-            created_at=dt(m.created_at),
-            updated_at=dt(m.updated_at),
-            closed_at=optional_dt(m, "closed_at"),
             account_id=m.account_id,
             requester_id=m.requester_id,
             assignee_id=m.assignee_id,

@@ -8,7 +8,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from gateway.context import PortalContext
-from gateway.schema.common import Connection, Ctx, Node, Reference, References, connection, dt, optional_dt, read_by_id
+from gateway.schema.common import (
+    Connection,
+    Ctx,
+    Node,
+    Reference,
+    References,
+    connection,
+    dt,
+    made,
+    on_read,
+    optional_dt,
+    read_by_id,
+)
 from gateway.schema.contacts import loaders
 from gateway.schema.contacts.enums import PortalAccessStatus, SyncStatus
 from gateway.schema.identity import loaders as identity_loaders
@@ -25,40 +37,35 @@ class Contact(Node):
     first_name: str
     last_name: str
     email: str
-    phone: str | None
-    title: str | None
+    phone: str | None = on_read(lambda m: m.phone or None)
+    title: str | None = on_read(lambda m: m.title or None)
     is_primary: bool
     portal_enabled: bool
-    portal_access_status: PortalAccessStatus
+    portal_access_status: PortalAccessStatus = on_read(lambda m: PortalAccessStatus.from_pb(m.portal_access_status))
     is_user: bool = strawberry.field(
         description="True once a portal user exists for this contact (invited or active), as the back office shows it."
     )
-    external_id: str | None
-    sync_status: SyncStatus
-    last_synced_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
+    external_id: str | None = on_read(lambda m: m.external_id or None)
+    sync_status: SyncStatus = on_read(lambda m: SyncStatus.from_pb(m.sync_status))
+    last_synced_at: datetime | None = on_read(lambda m: optional_dt(m, "last_synced_at"))
+    created_at: datetime = on_read(lambda m: dt(m.created_at))
+    updated_at: datetime = on_read(lambda m: dt(m.updated_at))
     account_id: strawberry.Private[str]
     user_id: strawberry.Private[str]
+    message: strawberry.Private[pb.Contact]
 
     @classmethod
     def from_pb(cls, m: pb.Contact) -> Contact:
-        return cls(
+        return made(
+            cls,
+            m,
             id=strawberry.ID(m.id),
             first_name=m.first_name,
             last_name=m.last_name,
             email=m.email,
-            phone=m.phone or None,
-            title=m.title or None,
             is_primary=m.is_primary,
             portal_enabled=m.portal_enabled,
-            portal_access_status=PortalAccessStatus.from_pb(m.portal_access_status),
             is_user=m.is_user,
-            external_id=m.external_id or None,
-            sync_status=SyncStatus.from_pb(m.sync_status),
-            last_synced_at=optional_dt(m, "last_synced_at"),
-            created_at=dt(m.created_at),
-            updated_at=dt(m.updated_at),
             account_id=m.account_id,
             user_id=m.user_id,
         )

@@ -16,6 +16,8 @@ from gateway.schema.common import (
     References,
     connection,
     dt,
+    made,
+    on_read,
     optional_dt,
     page_size,
     read_by_id,
@@ -85,29 +87,19 @@ class User(Node):
     id: strawberry.ID
     email: str
     name: str
-    role: Role
-    status: UserStatus
-    team: SupportTeam | None
-    created_at: datetime
-    last_login_at: datetime | None
+    role: Role = on_read(lambda m: Role.from_pb(m.role))
+    status: UserStatus = on_read(lambda m: UserStatus.from_pb(m.status))
+    team: SupportTeam | None = on_read(lambda m: SupportTeam.from_pb(m.team) if m.team else None)
+    created_at: datetime = on_read(lambda m: dt(m.created_at))
+    last_login_at: datetime | None = on_read(lambda m: optional_dt(m, "last_login_at"))
     account_id: strawberry.Private[str]
     contact_id: strawberry.Private[str]
     message: strawberry.Private[pb.User]  # the nested parts are converted only when asked for
 
     @classmethod
     def from_pb(cls, m: pb.User) -> User:
-        return cls(
-            id=strawberry.ID(m.id),
-            email=m.email,
-            name=m.name,
-            role=Role.from_pb(m.role),
-            status=UserStatus.from_pb(m.status),
-            team=SupportTeam.from_pb(m.team) if m.team else None,
-            created_at=dt(m.created_at),
-            last_login_at=optional_dt(m, "last_login_at"),
-            account_id=m.account_id,
-            contact_id=m.contact_id,
-            message=m,
+        return made(
+            cls, m, id=strawberry.ID(m.id), email=m.email, name=m.name, account_id=m.account_id, contact_id=m.contact_id
         )
 
     @strawberry.field
