@@ -1,26 +1,34 @@
-"""`python -m devstack.bench_execution`: the gateway's own CPU per operation without HTTP or gRPC.
+"""`python -m devstack.bench_execution`: the gateway's own CPU per operation, without HTTP or gRPC.
 
-The real schema and executor run each bench shape against services that answer from memory, as
-fixed replies (50 users over 5 accounts, 50 cases by 10 requesters). What is left is what the
-gateway's code decides: the document caches, execution, conversion of messages, references.
-bench_gateway's figures include HTTP, gRPC and the machine's noise (±10 to 25 % between runs);
-these are the same work repeated in one process, so a change of 50 µs on a page shows here. Compare
-two checkouts by running this in each, in turn. Median and best of the rounds, µs per operation.
+The real schema and app run each bench shape against services that answer from memory, with fixed
+replies (50 users over 5 accounts, 50 cases by 10 requesters) parsed from their bytes on each
+call, as a channel parses them. Two layers: the executor (schema.execute with a verified
+context) and the whole ASGI app (edge, middleware, view, token check, JSON, gzip), called as
+uvicorn calls it. What is left is what the gateway's code decides.
+
+bench_gateway's figures include uvicorn, gRPC and the machine's noise (±10 to 25 % between runs).
+These figures are the same work repeated in one process, so a change of 50 µs on a page shows
+here. To compare two checkouts, run this in each, in turn. Figures are the median and the best
+of the rounds, in µs per operation.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gzip
+import json
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import jwt
 from starlette.requests import Request
 
 from devstack.bench_load import SHAPES
+from gateway.app import create_app
 from gateway.clients import ServiceClients
 from gateway.context import PortalContext
 from gateway.schema.root import schema
@@ -99,9 +107,17 @@ class MemoryServices:
         self.calls = 0
 
     def _answer(self, reply: Callable[[Any], Any]) -> Callable[..., Any]:
+        """A stub method whose reply is parsed from its bytes on each call, as a channel's is."""
+        wire: dict[bytes, tuple[Any, bytes]] = {}
+
         async def method(request: Any, **_: Any) -> Any:
             self.calls += 1
-            return reply(request)
+            key = request.SerializeToString()
+            if key not in wire:
+                answer = reply(request)
+                wire[key] = (type(answer), answer.SerializeToString())
+            message_type, data = wire[key]
+            return message_type.FromString(data)
 
         return method
 
@@ -130,15 +146,81 @@ class MemoryServices:
 def _context(clients: ServiceClients) -> PortalContext:
     scope = {"type": "http", "method": "POST", "path": "/graphql", "headers": [(b"host", b"portal.test")]}
     context = PortalContext(request=Request(scope), clients=clients, verifier=None, live=None, token="bench")  # type: ignore[arg-type]
-    context._caller = Caller(user_id="usr_0000", role="SUPPORT_ADMIN", account_id="", session_id="ses_bench")
+    context._caller = CALLER
     return context
 
 
-async def _operation(clients: ServiceClients, query: str) -> dict[str, Any]:
-    result = await schema.execute(query, context_value=_context(clients))
-    if result.errors or not result.data:
-        raise RuntimeError(f"{query}: {result.errors}")
-    return result.data
+CALLER = Caller(user_id="usr_0000", role="SUPPORT_ADMIN", account_id="", session_id="ses_bench")
+# a token the gateway's claim cache takes (it reads `exp`); BenchVerifier stands for the signature check
+TOKEN = jwt.encode({"sub": CALLER.user_id, "exp": 4_102_444_800}, "bench-only-key-of-32-bytes-or-more!", "HS256")
+
+
+class BenchVerifier:
+    async def verify(self, token: str) -> Caller:
+        if token != TOKEN:
+            raise ValueError("not the bench's token")
+        return CALLER
+
+
+def executor_operation(clients: ServiceClients, query: str) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """The schema's execute, as the view calls it, with a context already verified."""
+
+    async def operation() -> dict[str, Any]:
+        result = await schema.execute(query, context_value=_context(clients))
+        if result.errors or not result.data:
+            raise RuntimeError(f"{query}: {result.errors}")
+        return result.data
+
+    return operation
+
+
+def app_operation(clients: ServiceClients, query: str) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """A POST through the gateway's whole ASGI app (edge, access log, size limit, gzip, the
+    view, token check, execution, JSON), as uvicorn hands it over."""
+    app = create_app(clients, BenchVerifier(), None)  # type: ignore[arg-type]
+    body = json.dumps({"query": query}).encode()
+    headers = [
+        (b"host", b"portal.test"),
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"authorization", f"Bearer {TOKEN}".encode()),
+        (b"accept-encoding", b"gzip, deflate"),
+    ]
+
+    async def operation() -> dict[str, Any]:
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/graphql",
+            "raw_path": b"/graphql",
+            "query_string": b"",
+            "root_path": "",
+            "headers": headers,
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 8000),
+            "state": {},
+        }
+        sent: list[MutableMapping[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            sent.append(message)
+
+        await app(scope, receive, send)
+        status, payload = sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+        if (b"content-encoding", b"gzip") in sent[0]["headers"]:
+            payload = gzip.decompress(payload)
+        answer = json.loads(payload)
+        if status != 200 or answer.get("errors") or not answer.get("data"):
+            raise RuntimeError(f"{query}: {status} {answer}")
+        return answer["data"]  # type: ignore[no-any-return]
+
+    return operation
 
 
 def _check(shape: str, data: dict[str, Any]) -> None:
@@ -152,32 +234,37 @@ def _check(shape: str, data: dict[str, Any]) -> None:
     assert len(nested) == 50 and all(nested), shape
 
 
+LAYERS = {"executor": executor_operation, "app": app_operation}
+
+
 async def measure(
-    shape: str, query: str, operations: int, rounds: int, settle: Callable[[], None] = settle_heap
+    shape: str, layer: str, operations: int, rounds: int, settle: Callable[[], None] = settle_heap
 ) -> tuple[float, float, float]:
-    """(median µs, best µs, service calls) per operation; `settle` freezes the heap as the gateway
-    does after startup (a test passes a no-op: its process is not the bench's)."""
+    """(median µs, best µs, service calls) per operation of `shape` through `layer`; `settle`
+    freezes the heap as the gateway does after startup (a test passes a no-op: its process is
+    not the bench's)."""
     services = MemoryServices()
-    clients = ServiceClients(addresses={}, stubs=services.stubs())
-    _check(shape, await _operation(clients, query))
+    operation = LAYERS[layer](ServiceClients(addresses={}, stubs=services.stubs()), BENCH_SHAPES[shape])
+    _check(shape, await operation())
     for _ in range(50):  # the document caches fill, the code paths warm
-        await _operation(clients, query)
+        await operation()
     settle()
     services.calls = 0
     per_round: list[float] = []
     for _ in range(rounds):
         started = time.perf_counter()
         for _ in range(operations):
-            await _operation(clients, query)
+            await operation()
         per_round.append((time.perf_counter() - started) / operations * 1e6)
     return statistics.median(per_round), min(per_round), services.calls / (operations * rounds)
 
 
 async def main(shapes: list[str], operations: int, rounds: int) -> None:
-    print(f"{'shape':34} {'median µs':>10} {'best µs':>9} {'calls':>6}")
+    print(f"{'shape':34} {'executor µs':>11} {'best':>6} {'app µs':>8} {'best':>6} {'calls':>6}")
     for shape in shapes:
-        median, best, calls = await measure(shape, BENCH_SHAPES[shape], operations, rounds)
-        print(f"{shape:34} {median:10.0f} {best:9.0f} {calls:6.1f}")
+        executor, executor_best, calls = await measure(shape, "executor", operations, rounds)
+        app, app_best, _ = await measure(shape, "app", operations, rounds)
+        print(f"{shape:34} {executor:11.0f} {executor_best:6.0f} {app:8.0f} {app_best:6.0f} {calls:6.1f}")
 
 
 if __name__ == "__main__":

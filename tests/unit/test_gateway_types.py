@@ -20,7 +20,7 @@ from strawberry.types.base import StrawberryList, StrawberryOptional
 from strawberry.types.enum import StrawberryEnumDefinition
 
 from gateway.schema.billing.types import Invoice, Payment, Usage
-from gateway.schema.cases.types import Case
+from gateway.schema.cases.types import Case, case_attachments
 from gateway.schema.common import Money, _OnRead
 from gateway.schema.contacts.types import Contact
 from gateway.schema.identity.types import User
@@ -192,6 +192,13 @@ def test_each_field_means_its_message_field_whatever_the_order_it_is_read_in(
     assert made.message is message
     assert isinstance(made.id, str) and made.id == message.id  # type: ignore[attr-defined]
     assert cls(**read) == made  # the dataclass's own equality holds between the two ways of making it
+    if cls is Case:  # its attachments are a resolver's (their links need the request's URL)
+        attachments = case_attachments(made)
+        assert [(a.id, a.filename, a.size) for a in attachments] == [
+            (a.id, a.filename, a.size)
+            for a in message.attachments  # type: ignore[attr-defined]
+        ]
+        assert all(a.url.startswith("https://portal.example/attachments/") for a in attachments)
 
 
 def test_an_unselected_field_costs_no_conversion() -> None:

@@ -70,6 +70,12 @@ def request_base_url(ctx: PortalContext) -> str:
     return str(ctx.request.base_url).replace("ws://", "http://").replace("wss://", "https://")
 
 
+def case_attachments(root: Case) -> list[Attachment]:
+    """Case.attachments, made when selected: their download links need the request's URL, which
+    an on_read conversion (of the message alone) has not. (`root`: Strawberry's name for the owner.)"""
+    return [Attachment.from_pb(a, root.base_url) for a in root.message.attachments]
+
+
 @strawberry.type()
 class Case(Node):
     id: strawberry.ID
@@ -91,7 +97,7 @@ class Case(Node):
     status: CaseStatus = on_read(lambda m: CaseStatus.from_pb(m.status))
     team: SupportTeam = on_read(lambda m: SupportTeam.from_pb(m.team))
     channel: CaseChannel = on_read(lambda m: CaseChannel.from_pb(m.channel))
-    attachments: list[Attachment]  # eager: their download links need the request's URL
+    attachments: list[Attachment] = strawberry.field(resolver=case_attachments)
     created_at: datetime = on_read(lambda m: dt(m.created_at))
     updated_at: datetime = on_read(lambda m: dt(m.updated_at))
     closed_at: datetime | None = on_read(lambda m: optional_dt(m, "closed_at"))
@@ -100,6 +106,7 @@ class Case(Node):
     assignee_id: strawberry.Private[str]
     related_case_id: strawberry.Private[str]
     message: strawberry.Private[pb.Case]
+    base_url: strawberry.Private[str]  # the request's: the attachments' download links start with it
 
     @classmethod
     def from_pb(cls, m: pb.Case, base_url: str) -> Case:
@@ -112,7 +119,7 @@ class Case(Node):
             requester_email=m.requester_email,
             subject=m.subject,
             description=m.description,
-            attachments=[Attachment.from_pb(a, base_url) for a in m.attachments],
+            base_url=base_url,
             account_id=m.account_id,
             requester_id=m.requester_id,
             assignee_id=m.assignee_id,
