@@ -12,7 +12,15 @@ already loaded (User.account after the prefetch) whose value is an instance of t
 class go straight to its sub-selection. Anything else — a null where one is not allowed, an error,
 a value that does not coerce or is of another class, a reference not loaded yet, any resolver
 middleware (tracing) — takes graphql-core's own path, so results and errors stay as graphql-core
-makes them (tests/unit/test_gateway_execution.py compares the two)."""
+makes them (tests/unit/test_gateway_execution.py compares the two).
+
+And one step further for an object whose whole selection is such fields (a page's edge, its
+node, the node's loaded reference, each with only plain fields beneath): a `Plan`, made once per
+selection and request, completes it in one loop, without a Path, an execute_field call or an
+awaitable check per field. An item where any step would not give its value as is (a null where
+one is not allowed, a value that does not coerce, another class, a reference not loaded) is
+completed again on graphql-core's path, from the start: the plan's reads are attribute reads and
+loaded references, which read the same twice."""
 
 from __future__ import annotations
 
@@ -49,16 +57,13 @@ class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
     _item_objects: ClassVar[dict[GraphQLOutputType, tuple[GraphQLObjectType, frozenset[type]] | None]] = {}
     _round: asyncio.Future[None] | None = None
     _round_loads: list[Awaitable[Any]]
+    _plans: dict[tuple[GraphQLObjectType, int], tuple[Any, Plan | None]]  # see _plan
 
     def execute_field(
         self, parent_type: GraphQLObjectType, source: Any, field_details_list: Any, path: Any, position_context: Any
     ) -> Any:
         node = field_details_list[0].node
-        key = (parent_type, node.name.value)
-        try:
-            shortcut = self._shortcuts[key]
-        except KeyError:
-            shortcut = self._shortcuts[key] = self._shortcut(parent_type, node.name.value)
+        shortcut = self._shortcut_of(parent_type, node.name.value)
         if shortcut is None or node.arguments or (self.middleware_manager and self.middleware_manager.middlewares):
             return super().execute_field(parent_type, source, field_details_list, path, position_context)
         try:
@@ -79,6 +84,61 @@ class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
             if type(value) in shortcut.classes and get_strawberry_type_cast(value) is None:
                 return self._complete_child(shortcut, field_details_list, path, value, position_context)
         return super().execute_field(parent_type, source, field_details_list, path, position_context)
+
+    def _shortcut_of(self, parent_type: GraphQLObjectType, name: str) -> Leaf | Child | None:
+        key = (parent_type, name)
+        try:
+            return self._shortcuts[key]
+        except KeyError:
+            shortcut = self._shortcuts[key] = self._shortcut(parent_type, name)
+            return shortcut
+
+    def collect_and_execute_subfields(
+        self, return_type: GraphQLObjectType, field_details_list: Any, path: Any, result: Any, position_context: Any
+    ) -> Any:
+        """graphql-core's, or the selection's Plan when it has one and it gives this object's value."""
+        if position_context is None:
+            plan = self._plan(return_type, field_details_list)
+            if plan is not None:
+                completed = plan.run(result, self.context_value)
+                if completed is not None:
+                    return completed
+        return super().collect_and_execute_subfields(return_type, field_details_list, path, result, position_context)
+
+    def _plan(self, object_type: GraphQLObjectType, field_details_list: Any) -> Plan | None:
+        """The Plan of this selection on `object_type`, made once per request; memoized on the
+        selection's identity as graphql-core's collect_subfields is, keeping it alive with it."""
+        try:
+            plans = self._plans
+        except AttributeError:
+            plans = self._plans = {}
+        key = (object_type, id(field_details_list))
+        found = plans.get(key)
+        if found is None:
+            found = plans[key] = (field_details_list, self._make_plan(object_type, field_details_list))
+        return found[1]
+
+    def _make_plan(self, object_type: GraphQLObjectType, field_details_list: Any) -> Plan | None:
+        """None unless every field of the selection is a Leaf or a Child whose own selection has a
+        plan, with no arguments, no deferred fragment and no resolver middleware."""
+        if self.middleware_manager and self.middleware_manager.middlewares:
+            return None
+        grouped, defers, forbidden = self.collect_subfields(object_type, field_details_list)
+        if defers or forbidden:
+            return None
+        steps: list[tuple[str, Leaf | Child, Plan | None]] = []
+        for response_name, details in grouped.items():
+            node = details[0].node
+            shortcut = None if node.arguments else self._shortcut_of(object_type, node.name.value)
+            if shortcut is None:
+                return None
+            sub = None
+            if type(shortcut) is Child:
+                sub = self._plan(shortcut.object_type, details)
+                if sub is None:
+                    return None
+            steps.append((response_name, shortcut, sub))
+        return Plan(tuple(steps))
 
     def _complete_child(self, child: Child, field_details_list: Any, path: Any, value: Any, position: Any) -> Any:
         """graphql-core's completion of an object value (complete_value → complete_object_value),
@@ -152,7 +212,7 @@ class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
             read = lambda source, _: resolve(source, None)  # noqa: E731
         leaf = get_nullable_type(field.type)
         if isinstance(leaf, GraphQLScalarType | GraphQLEnumType):
-            return Leaf(read, leaf.coerce_output_value)
+            return Leaf(read, leaf.coerce_output_value, not isinstance(field.type, GraphQLNonNull))
         return _child(field, read)
 
     def complete_list_value(
@@ -231,6 +291,7 @@ class Leaf:
 
     read: Callable[[Any, Any], Any]  # (source, request context) → the value
     coerce: Callable[[Any], Any]  # the leaf type's output coercion
+    nullable: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +304,46 @@ class Child:
     object_type: GraphQLObjectType
     classes: frozenset[type]  # instances of these are of object_type (see _exact_classes)
     nullable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A selection made only of Leafs and Childs (with plans of their own), completed in one loop."""
+
+    steps: tuple[tuple[str, Leaf | Child, Plan | None], ...]  # (response name, field, the child's plan)
+
+    def run(self, source: Any, context: Any) -> dict[str, Any] | None:
+        """The object's completed value, or None where graphql-core's path must decide: a value
+        missing where one is required, one that does not coerce, an object of another class or
+        cast, a reference not loaded, an error."""
+        completed: dict[str, Any] = {}
+        for response_name, shortcut, sub in self.steps:
+            try:
+                value = shortcut.read(source, context)
+            except Exception:
+                return None
+            if value is None:
+                if not shortcut.nullable:
+                    return None
+                completed[response_name] = None
+            elif sub is None:  # a Leaf
+                if value is NOT_LOADED or isinstance(value, Exception):
+                    return None
+                try:
+                    coerced = shortcut.coerce(value)  # type: ignore[union-attr]
+                except Exception:
+                    return None
+                if coerced is None or coerced is Undefined:
+                    return None
+                completed[response_name] = coerced
+            else:
+                if type(value) not in shortcut.classes or get_strawberry_type_cast(value) is not None:  # type: ignore[union-attr]
+                    return None
+                inner = sub.run(value, context)
+                if inner is None:
+                    return None
+                completed[response_name] = inner
+        return completed
 
 
 def _child(field: GraphQLField, read: Callable[[Any, Any], Any]) -> Child | None:

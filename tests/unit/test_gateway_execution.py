@@ -269,3 +269,29 @@ def test_the_shortcuts_are_taken_where_they_apply() -> None:
     assert kinds["name"] is Leaf and kinds["colour"] is Leaf
     assert kinds["whole"] is Child and kinds["owner"] is Child  # a plain object attribute, a reference
     assert kinds["computed"] is type(None)  # a resolver: graphql-core's path
+
+
+def test_a_selection_of_plain_fields_is_completed_by_its_plan_and_the_rest_by_graphql_core(monkeypatch: Any) -> None:
+    from gateway.schema.execution import Plan
+
+    plain, fast = _schemas()
+    runs: list[tuple[str, bool]] = []
+    run = Plan.run
+
+    def counted(plan: Plan, source: Any, context: Any) -> Any:
+        completed = run(plan, source, context)
+        runs.append((type(source).__name__, completed is not None))
+        return completed
+
+    monkeypatch.setattr(Plan, "run", counted)
+    query = "{ items { name count ratio colour loud alias key whole { label broken } } }"
+    assert _run(fast, query) == _run(plain, query)
+    assert runs.count(("Item", True)) == 4 and runs.count(("Part", True)) == 4  # nulls where allowed
+    runs.clear()
+    query = "{ items { name wrong part { label } } }"  # item 2: a str for an Int, and its part no Part
+    assert _run(fast, query) == _run(plain, query)
+    assert runs == [("Item", True), ("Part", True), ("Item", True), ("Item", False)]  # the error ends the list
+    runs.clear()
+    query = "{ items { name owner { name } } }"  # the owners are prefetched for the list: loaded
+    assert _run(fast, query) == _run(plain, query)
+    assert ("Item", True) in runs
