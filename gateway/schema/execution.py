@@ -129,6 +129,9 @@ class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
         steps: list[tuple[str, Leaf | Child, Plan | None]] = []
         for response_name, details in grouped.items():
             node = details[0].node
+            if node.name.value == "__typename":  # what Apollo Client adds to every selection
+                steps.append((response_name, _type_name(object_type.name), None))
+                continue
             shortcut = None if node.arguments else self._shortcut_of(object_type, node.name.value)
             if shortcut is None:
                 return None
@@ -344,6 +347,11 @@ class Plan:
                     return None
                 completed[response_name] = inner
         return completed
+
+
+def _type_name(name: str) -> Leaf:
+    """`__typename` in a plan: graphql-core answers it with the object type's name."""
+    return Leaf(lambda source, context: name, str, False)
 
 
 def _child(field: GraphQLField, read: Callable[[Any, Any], Any]) -> Child | None:

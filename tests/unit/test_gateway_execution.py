@@ -284,7 +284,7 @@ def test_a_selection_of_plain_fields_is_completed_by_its_plan_and_the_rest_by_gr
         return completed
 
     monkeypatch.setattr(Plan, "run", counted)
-    query = "{ items { name count ratio colour loud alias key whole { label broken } } }"
+    query = "{ items { __typename name count ratio colour loud alias key whole { __typename label broken } } }"
     assert _run(fast, query) == _run(plain, query)
     assert runs.count(("Item", True)) == 4 and runs.count(("Part", True)) == 4  # nulls where allowed
     runs.clear()
