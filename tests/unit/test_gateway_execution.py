@@ -295,3 +295,61 @@ def test_a_selection_of_plain_fields_is_completed_by_its_plan_and_the_rest_by_gr
     query = "{ items { name owner { name } } }"  # the owners are prefetched for the list: loaded
     assert _run(fast, query) == _run(plain, query)
     assert ("Item", True) in runs
+
+
+USER_FIELDS = "__typename id email name role status team createdAt lastLoginAt"
+PORTAL_QUERIES = [
+    "{ me { " + USER_FIELDS + " account { __typename id number name portalEnabled } } }",
+    "{ users(first: 50) { __typename totalCount pageInfo { hasNextPage endCursor } edges { __typename cursor"
+    " node { " + USER_FIELDS + " account { __typename id name } } } } }",
+    "{ cases(first: 50) { edges { cursor node { __typename id number refTag requesterEmail subject description"
+    " product environment errorMessage issueStartedAt accountNumbers priority status team channel createdAt"
+    " updatedAt closedAt attachments { id } requester { " + USER_FIELDS + " } assignee { id } relatedCase { id }"
+    " account { name } } } } }",
+]
+
+
+def test_on_the_portals_schema_the_executor_answers_what_graphql_core_answers() -> None:
+    """The portal's own types (conversion on read, references, plans) against services answering
+    from memory, with messages that leave optional fields out, then one that breaks a non-null one."""
+    from devstack.bench_execution import CALLER, MemoryServices
+    from gateway.clients import ServiceClients
+    from gateway.schema.root import DOMAINS, Mutation, Query, Subscription, schema
+
+    plain = strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        types=[t for d in DOMAINS for t in d.TYPES],
+        execution_context_class=StrawberryGraphQLCoreExecutionContext,
+    )
+    services = MemoryServices()
+    for user in services.users[::3]:
+        user.ClearField("last_login_at")
+    services.users[4].team = 2  # a staff team on one
+    services.cases[5].closed_at.FromSeconds(1_800_000_000)
+    services.cases[8].requester_id = ""
+    clients = ServiceClients(addresses={}, stubs=services.stubs())
+
+    async def answer(on: strawberry.Schema, query: str) -> tuple[Any, list[tuple[str, tuple[Any, ...]]]]:
+        from starlette.requests import Request
+
+        scope = {"type": "http", "method": "POST", "path": "/graphql", "headers": [(b"host", b"portal.test")]}
+        context = PortalContext(request=Request(scope), clients=clients, verifier=None, live=None, token="t")  # type: ignore[arg-type]
+        context._caller = CALLER
+        result = await on.execute(query, context_value=context)
+        await asyncio.sleep(0.01)  # graphql-core settles an errored list's other items in the background
+        return result.data, sorted((e.message, tuple(e.path or ())) for e in result.errors or [])
+
+    for query in PORTAL_QUERIES:
+        expected = asyncio.run(answer(plain, query))
+        assert expected[0] is not None, query
+        for _ in range(2):  # the second time, the document runs straight on the executor
+            assert asyncio.run(answer(schema, query)) == expected, query
+    services.cases[7].status = 0  # unspecified: not a CaseStatus, so the page is an error (all non-null)
+    clients.stubs = MemoryServices.stubs(services)  # replies are remembered by request: new ones
+    expected = asyncio.run(answer(plain, PORTAL_QUERIES[2]))
+    assert expected[0] is None and [path for _, path in expected[1]] == [("cases", "edges", 7, "node", "status")]
+    data, errors = asyncio.run(answer(schema, PORTAL_QUERIES[2]))
+    assert data is None and [path for _, path in errors] == [path for _, path in expected[1]]  # the portal's
+    assert errors[0][0] == "internal error"  # error shaping tells the client no more than that
