@@ -20,13 +20,14 @@ import gzip
 import json
 import statistics
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
 from starlette.requests import Request
 
+from devstack import asgi
 from devstack.bench_load import SHAPES
 from gateway.app import create_app
 from gateway.clients import ServiceClients
@@ -191,30 +192,7 @@ def app_operation(clients: ServiceClients, query: str) -> Operation:
     ]
 
     async def operation(read: bool) -> dict[str, Any]:
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": "/graphql",
-            "raw_path": b"/graphql",
-            "query_string": b"",
-            "root_path": "",
-            "headers": headers,
-            "client": ("127.0.0.1", 50000),
-            "server": ("127.0.0.1", 8000),
-            "state": {},
-        }
-        sent: list[MutableMapping[str, Any]] = []
-
-        async def receive() -> dict[str, Any]:
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        async def send(message: MutableMapping[str, Any]) -> None:
-            sent.append(message)
-
-        await app(scope, receive, send)
+        sent = await asgi.call(app, "POST", "/graphql", headers, body)
         if not read:  # what a client does with the answer is not the gateway's cost
             if sent[0]["status"] != 200:
                 raise RuntimeError(f"{query}: {sent[0]['status']}")

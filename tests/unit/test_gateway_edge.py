@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from devstack import asgi
 from gateway.app import RequestEdge
 from portalkit.telemetry import _WhenExported
 
@@ -43,30 +44,7 @@ def _gateway(observed: bool, seen: list[trace.SpanContext]) -> tuple[Starlette, 
 
 
 async def _request(app: Starlette, headers: list[tuple[bytes, bytes]]) -> list[MutableMapping[str, Any]]:
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/graphql",
-        "raw_path": b"/graphql",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"gateway"), *headers],
-        "server": ("127.0.0.1", 4000),
-        "client": ("127.0.0.1", 50000),
-    }
-    sent: list[MutableMapping[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: MutableMapping[str, Any]) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    return sent
+    return await asgi.call(app, "POST", "/graphql", [(b"host", b"gateway"), *headers])
 
 
 @pytest.mark.parametrize("observed", [True, False], ids=["observed", "unobserved"])

@@ -18,6 +18,7 @@ import strawberry
 from opentelemetry.sdk.trace import TracerProvider
 from starlette.applications import Starlette
 
+from devstack import asgi
 from gateway.app import create_app
 from gateway.clients import ServiceClients
 from gateway.schema import root
@@ -109,36 +110,14 @@ async def _send(
     if method == "GET":
         query_string = urlencode({k: json.dumps(v) if isinstance(v, dict) else v for k, v in body.items()}).encode()
         encoded = b""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": "/graphql",
-        "raw_path": b"/graphql",
-        "query_string": query_string,
-        "root_path": "",
-        "headers": [
-            (b"host", b"gateway"),
-            (b"content-type", b"application/json"),
-            (b"accept", accept.encode()),
-            (b"authorization", f"Bearer {TOKEN}".encode()),
-            (b"content-length", str(len(encoded)).encode()),
-        ],
-        "server": ("127.0.0.1", 4000),
-        "client": ("127.0.0.1", 50000),
-    }
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": encoded, "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    start, *bodies = sent
+    request_headers = [
+        (b"host", b"gateway"),
+        (b"content-type", b"application/json"),
+        (b"accept", accept.encode()),
+        (b"authorization", f"Bearer {TOKEN}".encode()),
+        (b"content-length", str(len(encoded)).encode()),
+    ]
+    start, *bodies = await asgi.call(app, method, "/graphql", request_headers, encoded, query_string)
     headers = {k.decode(): v.decode() for k, v in start["headers"]}
     return start["status"], headers, json.loads(b"".join(m.get("body", b"") for m in bodies))
 
