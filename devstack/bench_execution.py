@@ -144,7 +144,8 @@ class MemoryServices:
         return {"identity": identity, "cases": cases}
 
 
-def _context(clients: ServiceClients) -> PortalContext:
+def verified_context(clients: ServiceClients) -> PortalContext:
+    """A request's context whose caller is already verified (the bench's support admin)."""
     scope = {"type": "http", "method": "POST", "path": "/graphql", "headers": [(b"host", b"portal.test")]}
     context = PortalContext(request=Request(scope), clients=clients, verifier=None, live=None, token="bench")  # type: ignore[arg-type]
     context._caller = CALLER
@@ -170,7 +171,7 @@ def executor_operation(clients: ServiceClients, query: str) -> Operation:
     """The schema's execute, as the view calls it, with a context already verified."""
 
     async def operation(read: bool) -> dict[str, Any]:
-        result = await schema.execute(query, context_value=_context(clients))
+        result = await schema.execute(query, context_value=verified_context(clients))
         if result.errors or not result.data:
             raise RuntimeError(f"{query}: {result.errors}")
         return result.data

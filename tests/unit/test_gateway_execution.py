@@ -312,7 +312,7 @@ PORTAL_QUERIES = [
 def test_on_the_portals_schema_the_executor_answers_what_graphql_core_answers() -> None:
     """The portal's own types (conversion on read, references, plans) against services answering
     from memory, with messages that leave optional fields out, then one that breaks a non-null one."""
-    from devstack.bench_execution import CALLER, MemoryServices
+    from devstack.bench_execution import MemoryServices, verified_context
     from gateway.clients import ServiceClients
     from gateway.schema.root import DOMAINS, Mutation, Query, Subscription, schema
 
@@ -332,12 +332,7 @@ def test_on_the_portals_schema_the_executor_answers_what_graphql_core_answers() 
     clients = ServiceClients(addresses={}, stubs=services.stubs())
 
     async def answer(on: strawberry.Schema, query: str) -> tuple[Any, list[tuple[str, tuple[Any, ...]]]]:
-        from starlette.requests import Request
-
-        scope = {"type": "http", "method": "POST", "path": "/graphql", "headers": [(b"host", b"portal.test")]}
-        context = PortalContext(request=Request(scope), clients=clients, verifier=None, live=None, token="t")  # type: ignore[arg-type]
-        context._caller = CALLER
-        result = await on.execute(query, context_value=context)
+        result = await on.execute(query, context_value=verified_context(clients))
         await asyncio.sleep(0.01)  # graphql-core settles an errored list's other items in the background
         return result.data, sorted((e.message, tuple(e.path or ())) for e in result.errors or [])
 
@@ -347,7 +342,7 @@ def test_on_the_portals_schema_the_executor_answers_what_graphql_core_answers() 
         for _ in range(2):  # the second time, the document runs straight on the executor
             assert asyncio.run(answer(schema, query)) == expected, query
     services.cases[7].status = 0  # unspecified: not a CaseStatus, so the page is an error (all non-null)
-    clients.stubs = MemoryServices.stubs(services)  # replies are remembered by request: new ones
+    clients.stubs = services.stubs()  # replies are remembered by request: new ones
     expected = asyncio.run(answer(plain, PORTAL_QUERIES[2]))
     assert expected[0] is None and [path for _, path in expected[1]] == [("cases", "edges", 7, "node", "status")]
     data, errors = asyncio.run(answer(schema, PORTAL_QUERIES[2]))
