@@ -36,12 +36,16 @@ from gateway.schema.root import schema
 from portalkit.auth import Caller
 from portalkit.service import settle_heap
 from protos.cases.v1 import cases_pb2
+from protos.contacts.v1 import contacts_pb2
 from protos.identity.v1 import identity_pb2
 
 # what a case list in a portal shows: the column values convert, not only the strings
 BENCH_SHAPES = SHAPES | {
     "page of 50 cases, list columns": "{ cases(first: 50) { edges { node { id number subject status priority"
     " updatedAt requester { name } } } } }",
+    # a field with arguments and a resolver among the plain ones: each case's comment count
+    "page of 50 cases, comment counts": "{ cases(first: 50) { edges { node { id number subject status"
+    " requester { name } comments(first: 3) { totalCount } } } } }",
 }
 _START = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
 
@@ -59,7 +63,7 @@ def _users(count: int, accounts: int) -> list[identity_pb2.User]:
                 id=f"usr_{i:04d}",
                 email=f"user{i}@acme.test",
                 name=f"User {i}",
-                role=identity_pb2.USER,
+                role=identity_pb2.ADMIN if i % 10 == 0 else identity_pb2.USER,
                 status=identity_pb2.ACTIVE,
                 account_id=f"acc_{i % accounts:04d}",
             ),
@@ -107,6 +111,52 @@ class MemoryServices:
         self.by_id = {u.id: u for u in self.users}
         self.calls = 0
 
+    def comments(self, case_id: str, page_size: int) -> cases_pb2.CommentPage:
+        """A case's first comments: two for every case, one from its requester and one from staff."""
+        case = next(c for c in self.cases if c.id == case_id)
+        written = [
+            _stamped(
+                cases_pb2.Comment(
+                    id=f"com_{case_id}_{n}",
+                    case_id=case_id,
+                    author_id=author,
+                    author_email=email,
+                    body="Any news?",
+                    channel=cases_pb2.WEB,
+                ),
+                created_at=case.created_at.ToDatetime(UTC) + timedelta(hours=n + 1),
+            )
+            for n, (author, email) in enumerate([(case.requester_id, case.requester_email), ("", "agent@support.test")])
+        ]
+        shown = written[:page_size]
+        return cases_pb2.CommentPage(
+            case_id=case_id, comments=shown, total_count=len(written), cursors=[c.id for c in shown]
+        )
+
+    def account_users(self, account_id: str, request: identity_pb2.BatchListUsersRequest) -> identity_pb2.UserPage:
+        users = [u for u in self.users if u.account_id == account_id and request.role in (0, u.role)]
+        shown = users[: request.page_size]
+        return identity_pb2.UserPage(
+            account_id=account_id,
+            users=shown,
+            cursors=[u.id for u in shown],
+            total_count=len(users),
+            next_page_token="more" if len(users) > len(shown) else "",
+        )
+
+    def account_contacts(self, account_id: str, page_size: int) -> contacts_pb2.ContactPage:
+        """Three contacts for each account."""
+        written = [
+            contacts_pb2.Contact(
+                id=f"con_{account_id}_{n}", account_id=account_id, first_name=f"C{n}", email=f"c{n}@x.test"
+            )
+            for n in range(3)
+        ]
+        shown = written[:page_size]
+        return contacts_pb2.ContactPage(
+            account_id=account_id, contacts=shown, cursors=[c.id for c in shown], total_count=len(written)
+        )
+
     def _answer(self, reply: Callable[[Any], Any]) -> Callable[..., Any]:
         """A stub method whose reply is parsed from its bytes on each call, as a channel's is."""
         wire: dict[bytes, tuple[Any, bytes]] = {}
@@ -135,13 +185,36 @@ class MemoryServices:
             BatchGetUsers=self._answer(
                 lambda r: identity_pb2.BatchGetUsersResponse(users=[self.by_id[i] for i in r.ids])
             ),
+            ListAccounts=self._answer(
+                lambda _: identity_pb2.ListAccountsResponse(
+                    accounts=self.accounts.values(), cursors=list(self.accounts), total_count=len(self.accounts)
+                )
+            ),
+            ListAccountAdmins=self._answer(
+                lambda r: identity_pb2.ListAccountAdminsResponse(
+                    admins=[u for u in self.users if u.account_id in r.account_ids and u.role == identity_pb2.ADMIN]
+                )
+            ),
+            BatchListUsers=self._answer(
+                lambda r: identity_pb2.BatchListUsersResponse(pages=[self.account_users(i, r) for i in r.account_ids])
+            ),
+        )
+        contacts = argparse.Namespace(
+            BatchListContacts=self._answer(
+                lambda r: contacts_pb2.BatchListContactsResponse(
+                    pages=[self.account_contacts(i, r.page_size) for i in r.account_ids]
+                )
+            )
         )
         cases = argparse.Namespace(
             ListCases=self._answer(
                 lambda _: cases_pb2.ListCasesResponse(cases=self.cases, cursors=cursors, total_count=500)
-            )
+            ),
+            BatchListComments=self._answer(
+                lambda r: cases_pb2.BatchListCommentsResponse(pages=[self.comments(i, r.page_size) for i in r.case_ids])
+            ),
         )
-        return {"identity": identity, "cases": cases}
+        return {"identity": identity, "cases": cases, "contacts": contacts}
 
 
 def verified_context(clients: ServiceClients) -> PortalContext:
@@ -214,10 +287,13 @@ def _check(shape: str, data: dict[str, Any]) -> None:
     if shape == "get":
         assert data["me"]["email"] == "user0@acme.test", data
         return
-    edges = next(iter(data.values()))["edges"]
-    assert len(edges) == 50 and all(next(iter(e["node"].values())) for e in edges), shape
-    nested = [v for e in edges for v in e["node"].values() if isinstance(v, dict)]
-    assert len(nested) == 50 and all(nested), shape
+    nodes = [edge["node"] for edge in next(iter(data.values()))["edges"]]
+    assert len(nodes) == 50 and all(node["id"] for node in nodes), shape
+    for name, value in nodes[0].items():
+        if isinstance(value, dict):  # a reference or a nested page: every node has its own
+            assert all(node[name] and all(v is not None for v in node[name].values()) for node in nodes), shape
+    if "comments" in nodes[0]:
+        assert all(node["comments"]["totalCount"] == 2 for node in nodes), shape
 
 
 LAYERS = {"executor": executor_operation, "app": app_operation}

@@ -12,10 +12,11 @@ import asyncio
 import enum
 import re
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeAlias, TypeVar
 
 import strawberry
@@ -56,72 +57,6 @@ class PageInfo:
 class Money:
     amount: Decimal
     currency: str
-
-
-# --- connections: `Connection[User]` is the graph's UserConnection, its edges UserEdge -------------
-
-
-@strawberry.type
-class Edge(Generic[NodeT]):
-    node: NodeT
-    cursor: str
-
-
-@strawberry.type
-class Connection(Generic[NodeT]):
-    edges: list[Edge[NodeT]]
-    page_info: PageInfo
-    total_count: int
-
-
-class PageReply(Protocol):
-    """A service's List…Response (or one page of a batch): the cursors are the service's own."""
-
-    @property
-    def cursors(self) -> Sequence[str]: ...
-
-    @property
-    def next_page_token(self) -> str: ...
-
-    @property
-    def total_count(self) -> int: ...
-
-
-def connection(nodes: Sequence[NodeT], page: PageReply) -> Connection[NodeT]:
-    """Cursors are opaque and made by the service that pages (one per item), so `after: cursor` is
-    passed back to it unchanged as page_token."""
-    cursors = list(page.cursors)
-    return Connection(
-        edges=[Edge(node=n, cursor=c) for n, c in zip(nodes, cursors, strict=True)],
-        page_info=PageInfo(has_next_page=bool(page.next_page_token), end_cursor=cursors[-1] if cursors else None),
-        total_count=page.total_count,
-    )
-
-
-def page_size(first: int | None) -> int:
-    """`first` is capped at 100 (the contract's convention); negative is an error."""
-    if first is None:
-        return DEFAULT_PAGE_SIZE
-    if first < 0:
-        raise bad_input("first must not be negative")
-    return min(first, MAX_PAGE_SIZE)
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MIN_SECONDS, _MAX_SECONDS = -62_135_596_800, 253_402_300_799  # 0001-01-01 .. 9999-12-31T23:59:59
-
-
-def dt(stamp: Timestamp) -> datetime:
-    """What `stamp.ToDatetime(tzinfo=UTC)` gives, in half its time (a page converts one or two per
-    item); a stamp out of range takes protobuf's own path, which reports it."""
-    seconds, nanos = stamp.seconds, stamp.nanos
-    if not (0 <= nanos < 1_000_000_000 and _MIN_SECONDS <= seconds <= _MAX_SECONDS):
-        return stamp.ToDatetime(tzinfo=UTC)
-    return _EPOCH + timedelta(0, seconds, nanos // 1000)  # (days, seconds, microseconds): positional is faster
-
-
-def optional_dt(message: object, field: str) -> datetime | None:
-    return dt(getattr(message, field)) if message.HasField(field) else None  # type: ignore[attr-defined]
 
 
 # --- conversion on first read: a page pays only for the fields its selection names -------------------
@@ -165,6 +100,88 @@ def made(cls: type[T], message: Any, **fields: Any) -> T:
     fields["message"] = message
     instance.__dict__ = fields
     return instance
+
+
+# --- connections: `Connection[User]` is the graph's UserConnection, its edges UserEdge -------------
+
+
+@strawberry.type
+class Edge(Generic[NodeT]):
+    node: NodeT
+    cursor: str
+
+
+class PageReply(Protocol):
+    """A service's List…Response (or one page of a batch): the cursors are the service's own."""
+
+    @property
+    def cursors(self) -> Sequence[str]: ...
+
+    @property
+    def next_page_token(self) -> str: ...
+
+    @property
+    def total_count(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PageItems:
+    """What a Connection's edges and page info are made of when first read: the service's page,
+    its items (messages) and their conversion to the graph's nodes."""
+
+    page: PageReply
+    items: Sequence[Any]
+    convert: Callable[[Any], Any]
+
+    def edges(self) -> list[Edge[Any]]:
+        convert = self.convert
+        return [Edge(node=convert(item), cursor=c) for item, c in zip(self.items, self.page.cursors, strict=True)]
+
+    def page_info(self) -> PageInfo:
+        cursors = self.page.cursors
+        return PageInfo(has_next_page=bool(self.page.next_page_token), end_cursor=cursors[-1] if cursors else None)
+
+
+@strawberry.type
+class Connection(Generic[NodeT]):
+    edges: list[Edge[NodeT]] = on_read(PageItems.edges)
+    page_info: PageInfo = on_read(PageItems.page_info)
+    total_count: int
+    message: strawberry.Private[PageItems]
+
+
+def connection(page: PageReply, items: Sequence[Any], convert: Callable[[Any], NodeT]) -> Connection[NodeT]:
+    """A page of `items` (the service's messages) as the graph's connection, each item converted by
+    `convert` when the edges are first read: a count (`comments(first: 3) { totalCount }`) converts
+    none. Cursors are opaque and made by the service that pages (one per item), so `after: cursor`
+    is passed back to it unchanged as page_token."""
+    return made(Connection, PageItems(page, items, convert), total_count=page.total_count)
+
+
+def page_size(first: int | None) -> int:
+    """`first` is capped at 100 (the contract's convention); negative is an error."""
+    if first is None:
+        return DEFAULT_PAGE_SIZE
+    if first < 0:
+        raise bad_input("first must not be negative")
+    return min(first, MAX_PAGE_SIZE)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MIN_SECONDS, _MAX_SECONDS = -62_135_596_800, 253_402_300_799  # 0001-01-01 .. 9999-12-31T23:59:59
+
+
+def dt(stamp: Timestamp) -> datetime:
+    """What `stamp.ToDatetime(tzinfo=UTC)` gives, in half its time (a page converts one or two per
+    item); a stamp out of range takes protobuf's own path, which reports it."""
+    seconds, nanos = stamp.seconds, stamp.nanos
+    if not (0 <= nanos < 1_000_000_000 and _MIN_SECONDS <= seconds <= _MAX_SECONDS):
+        return stamp.ToDatetime(tzinfo=UTC)
+    return _EPOCH + timedelta(0, seconds, nanos // 1000)  # (days, seconds, microseconds): positional is faster
+
+
+def optional_dt(message: object, field: str) -> datetime | None:
+    return dt(getattr(message, field)) if message.HasField(field) else None  # type: ignore[attr-defined]
 
 
 # --- enums: defined once, in the proto ---------------------------------------------------------------
@@ -306,6 +323,7 @@ async def none_if_not_found(awaitable: Awaitable[T]) -> T | None:
 
 
 NOT_LOADED: Any = object()  # Reference.loaded: the read has not completed yet
+NO_ARGUMENTS: Mapping[str, Any] = MappingProxyType({})  # a reference field's, when it takes none
 
 
 @dataclass(frozen=True)
@@ -315,31 +333,47 @@ class Reference:
     references in REFERENCES (owner type → field → Reference); when a list of owners is completed,
     the executor prefetches the selected ones for the whole list at once
     (gateway/schema/execution.py), so each item's field then resolves at once instead of as a task
-    of its own. Unprefetched (a single owner), it is an awaitable as any loader read."""
+    of its own. Unprefetched (a single owner), it is an awaitable as any loader read.
 
-    loader: Callable[[PortalContext], DataLoader[str, Any]]
+    A field with arguments (`Case.comments(first: 3)`, `Account.users(role: ADMIN)`) names its
+    `arguments`: a function of the field's arguments, as its resolver takes them, to the rest of
+    the loader's key, which is then `(the owner's key, *arguments(...))`. Its resolver passes its
+    arguments on (`resolve(info, self, first=first, after=after)`); the executor passes the same
+    ones, from the selection, when it prefetches the list."""
+
+    loader: Callable[[PortalContext], DataLoader[Any, Any]]
     key: str
     convert: Callable[[Any, PortalContext], Any]  # the service's message (and the request) → the graph type
+    arguments: Callable[..., tuple[Any, ...]] | None = None
 
-    def prefetch(self, ctx: PortalContext, owners: Sequence[Any]) -> Awaitable[Any]:
-        keys = [key for owner in owners if (key := getattr(owner, self.key, ""))]
+    def key_of(self, owner: Any, arguments: Mapping[str, Any] = NO_ARGUMENTS) -> Any:
+        """The loader's key for `owner`, or None for no id (then there is nothing to read)."""
+        key = getattr(owner, self.key)
+        if not key or self.arguments is None:
+            return key or None
+        return (key, *self.arguments(**arguments))
+
+    def prefetch(
+        self, ctx: PortalContext, owners: Sequence[Any], arguments: Mapping[str, Any] = NO_ARGUMENTS
+    ) -> Awaitable[Any]:
+        keys = [key for owner in owners if (key := self.key_of(owner, arguments)) is not None]
         return ctx.loader(self.loader).load_many(keys)
 
-    def resolve(self, info: Ctx, owner: Any) -> Any:
+    def resolve(self, info: Ctx, owner: Any, **arguments: Any) -> Any:
         """The object, or an awaitable of it when it is not loaded yet; None for no id."""
         ctx = info.context
-        key = getattr(owner, self.key)
-        if not key:
+        key = self.key_of(owner, arguments)
+        if key is None:
             return None
         future = ctx.loader(self.loader).load(key)
         found = self._if_done(future, ctx)
         return self._later(future, ctx) if found is NOT_LOADED else found
 
-    def loaded(self, owner: Any, ctx: PortalContext) -> Any:
+    def loaded(self, owner: Any, ctx: PortalContext, arguments: Mapping[str, Any] = NO_ARGUMENTS) -> Any:
         """The object when its read has completed (a list's prefetch), None for no id or none
         found, else NOT_LOADED (the read is started, or joined: DataLoader keeps one per key)."""
-        key = getattr(owner, self.key)
-        return self._if_done(ctx.loader(self.loader).load(key), ctx) if key else None
+        key = self.key_of(owner, arguments)
+        return self._if_done(ctx.loader(self.loader).load(key), ctx) if key is not None else None
 
     def _if_done(self, future: Awaitable[Any], ctx: PortalContext) -> Any:
         if isinstance(future, asyncio.Future) and future.done() and not future.cancelled() and not future.exception():
@@ -347,7 +381,8 @@ class Reference:
         return NOT_LOADED
 
     def resolve_field(self, owner: Any, info: Any) -> Any:
-        """The field's resolver as graphql-core calls it (see execution.resolve_references_directly)."""
+        """The field's resolver as graphql-core calls it, for a reference without arguments (see
+        execution.resolve_references_directly)."""
         return self.resolve(info, owner)
 
     async def _later(self, found: Awaitable[Any], ctx: PortalContext) -> Any:

@@ -41,11 +41,13 @@ from graphql import (
     Undefined,
     get_nullable_type,
 )
+from graphql.execution.values import get_argument_values
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.arguments import convert_arguments
 from strawberry.types.cast import get_strawberry_type_cast
 
-from gateway.schema.common import NOT_LOADED, Reference
+from gateway.schema.common import NO_ARGUMENTS, NOT_LOADED, Reference
 
 
 class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -134,6 +136,8 @@ class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
                 continue
             shortcut = None if node.arguments else self._shortcut_of(object_type, node.name.value)
             if shortcut is None:
+                shortcut = self._reference_with_arguments(object_type, details)
+            if shortcut is None:
                 return None
             sub = None
             if type(shortcut) is Child:
@@ -142,6 +146,21 @@ class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
                     return None
             steps.append((response_name, shortcut, sub))
         return Plan(tuple(steps))
+
+    def _reference_with_arguments(self, object_type: GraphQLObjectType, field_details_list: Any) -> Child | None:
+        """A plan's step for a reference whose field takes arguments (Case.comments(first: 3)): the
+        page as loaded for the list, with this selection's arguments (converted once per plan), as
+        the field's resolver would read it. None for any other field, or arguments that do not convert."""
+        name = field_details_list[0].node.name.value
+        reference = self.references.get(object_type.name, {}).get(name)
+        if reference is None or reference.arguments is None:
+            return None
+        try:
+            arguments = self._arguments_of(object_type, field_details_list)
+        except Exception:  # the field's resolver reports them, on graphql-core's path
+            return None
+        loaded = reference.loaded
+        return _child(object_type.fields[name], lambda source, context: loaded(source, context, arguments))
 
     def _complete_child(self, child: Child, field_details_list: Any, path: Any, value: Any, position: Any) -> Any:
         """graphql-core's completion of an object value (complete_value → complete_object_value),
@@ -282,10 +301,42 @@ class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
         references = self.references.get(owner_type.name)
         if not references:
             return []
-        selected = {details[0].node.name.value for details in fields.values()}
-        return [
-            reference.prefetch(self.context_value, owners) for name, reference in references.items() if name in selected
-        ]
+        loads = []
+        for details in fields.values():
+            reference = references.get(details[0].node.name.value)
+            if reference is not None and (load := self._prefetch(reference, owner_type, details, owners)) is not None:
+                loads.append(load)
+        return loads
+
+    def _prefetch(
+        self, reference: Reference, owner_type: GraphQLObjectType, field_details_list: Any, owners: list[Any]
+    ) -> Awaitable[Any] | None:
+        """The read of one selected reference for the whole list; None when its arguments do not
+        convert or make no key (each item's resolver then reports that, located)."""
+        try:
+            arguments = (
+                NO_ARGUMENTS if reference.arguments is None else self._arguments_of(owner_type, field_details_list)
+            )
+            return reference.prefetch(self.context_value, owners, arguments)
+        except Exception:
+            return None
+
+    def _arguments_of(self, owner_type: GraphQLObjectType, field_details_list: Any) -> dict[str, Any]:
+        """A field's arguments as its Strawberry resolver receives them: graphql-core's coerced
+        values, then Strawberry's conversion (input types, enums, Python names)."""
+        details = field_details_list[0]
+        field = owner_type.fields[details.node.name.value]
+        definition = field.extensions[GraphQLCoreConverter.DEFINITION_BACKREF]
+        strawberry_schema = self.schema._strawberry_schema  # type: ignore[attr-defined]
+        coerced = get_argument_values(
+            field, details.node, self.variable_values, details.fragment_variable_values, self.hide_suggestions
+        )
+        return convert_arguments(
+            coerced,
+            definition.arguments,
+            scalar_registry=strawberry_schema.schema_converter.scalar_registry,
+            config=strawberry_schema.config,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,20 +432,24 @@ def _exact_classes(object_type: GraphQLObjectType) -> frozenset[type] | None:
 
 
 def resolve_references_directly(schema: GraphQLSchema, references: Mapping[str, Mapping[str, Reference]]) -> None:
-    """Each reference field (User.account, …) resolves through its Reference itself rather than
-    Strawberry's resolver chain (argument parsing, an Info object, field extensions — a reference
-    takes no argument and reads only the request's context): the same result as the field's
-    Strawberry resolver, which calls the same Reference, at a third of the cost per item.
-    Resolver middleware (GraphQL tracing) still wraps it: graphql-core applies that to any resolver."""
+    """Each reference field without arguments (User.account, …) resolves through its Reference
+    itself rather than Strawberry's resolver chain (argument parsing, an Info object, field
+    extensions — such a reference reads only the request's context): the same result as the
+    field's Strawberry resolver, which calls the same Reference, at a third of the cost per item.
+    A reference with arguments keeps its resolver, which converts them. Resolver middleware
+    (GraphQL tracing) still wraps each: graphql-core applies that to any resolver."""
     for owner, fields in references.items():
         owner_type = schema.type_map[owner]
         assert isinstance(owner_type, GraphQLObjectType), owner
         for name, reference in fields.items():
             field = owner_type.fields[name]
             definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
-            if field.args or getattr(definition, "extensions", None) or getattr(definition, "permission_classes", None):
-                raise TypeError(f"{owner}.{name} takes arguments or has field extensions: not a plain reference")
-            field.resolve = reference.resolve_field
+            if getattr(definition, "extensions", None) or getattr(definition, "permission_classes", None):
+                raise TypeError(f"{owner}.{name} has field extensions: not a plain reference")
+            if bool(field.args) != (reference.arguments is not None):
+                raise TypeError(f"{owner}.{name}: a reference names `arguments` exactly when its field takes some")
+            if not field.args:
+                field.resolve = reference.resolve_field
 
 
 def references_of(domains: Sequence[Any]) -> dict[str, dict[str, Reference]]:

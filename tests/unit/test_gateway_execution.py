@@ -79,6 +79,10 @@ class Item:
     def owner(self, info: strawberry.Info) -> Item | None:
         return REFERENCES["Item"]["owner"].resolve(info, self)
 
+    @strawberry.field
+    def sibling(self, info: strawberry.Info, nth: int = 1) -> Item | None:  # a reference with arguments
+        return REFERENCES["Item"]["sibling"].resolve(info, self, nth=nth)
+
 
 ITEMS = [
     Item(
@@ -132,7 +136,18 @@ def _owner(found: Item, _: Any) -> Item:
     return found
 
 
-REFERENCES = {"Item": {"owner": Reference(lambda ctx: None, "key", _owner)}}  # type: ignore[arg-type,return-value]
+def _nth(nth: int) -> tuple[int]:
+    if nth < 1:
+        raise ValueError("nth counts from 1")
+    return (nth,)
+
+
+REFERENCES = {
+    "Item": {
+        "owner": Reference(lambda ctx: None, "key", _owner),  # type: ignore[arg-type,return-value]
+        "sibling": Reference(lambda ctx: None, "key", _owner, _nth),  # type: ignore[arg-type,return-value]
+    }
+}
 
 
 @strawberry.type
@@ -210,6 +225,31 @@ def test_a_list_of_references_is_loaded_in_one_batch() -> None:
     assert errors == []
     assert [item["owner"] for item in data["items"]] == [None, {"name": "n3"}, {"name": "n3"}, {"name": "n3"}]
     assert len(loads) == 1
+
+
+def test_a_reference_with_arguments_is_loaded_for_the_list_with_them_and_read_by_the_plan(monkeypatch: Any) -> None:
+    from gateway.schema.execution import Plan
+
+    plain, fast = _schemas()
+    runs: list[bool] = []
+    run = Plan.run
+
+    def counted(plan: Plan, source: Any, context: Any) -> Any:
+        completed = run(plan, source, context)
+        runs.append(completed is not None)
+        return completed
+
+    monkeypatch.setattr(Plan, "run", counted)
+    query = "query($n: Int!) { items { name sibling(nth: $n) { name } again: sibling { name } } }"
+    expected = asyncio.run(plain.execute(query, {"n": 3}, context_value=LoaderContext(loads=[])))
+    ctx = LoaderContext(loads=[])
+    result = asyncio.run(fast.execute(query, {"n": 3}, context_value=ctx))
+    assert result.data == expected.data and not result.errors and expected.data is not None
+    assert ctx.loads == [[("owner", 3), ("owner", 1)]]  # one batch for the list, both arguments in it
+    assert runs == [True] * 10  # each item and each sibling it has (items 1 to 3, two each), by plans
+    for bad in ["{ items { name sibling(nth: 0) { name } } }", "{ items { sibling(nth: 0) { name } owner { name } } }"]:
+        assert _run(fast, bad) == _run(plain, bad), bad  # each item's resolver reports it, located
+        assert _run(fast, bad)[1][0] == ("nth counts from 1", ("items", 1, "sibling")), bad
 
 
 def test_a_message_loaded_once_is_converted_once_per_request() -> None:
@@ -306,7 +346,16 @@ PORTAL_QUERIES = [
     " product environment errorMessage issueStartedAt accountNumbers priority status team channel createdAt"
     " updatedAt closedAt attachments { id } requester { " + USER_FIELDS + " } assignee { id } relatedCase { id }"
     " account { name } } } } }",
+    # nested pages, prefetched for the list with the selection's arguments, and read by plans
+    "{ cases(first: 50) { edges { node { id comments(first: 1) { totalCount pageInfo { hasNextPage endCursor }"
+    " edges { cursor node { id authorEmail body internal channel createdAt author { email } } } }"
+    " all: comments { __typename totalCount } } } } }",
+    "query($role: Role) { accounts(first: 5) { edges { node { name admins { email role }"
+    " users(first: 1, role: $role) { totalCount pageInfo { hasNextPage } edges { node { email account { name } } } }"
+    " contacts(first: 2) { totalCount edges { node { firstName email } } } } } } }",
 ]
+# service calls when the executor answers: one per service and list level (and distinct page arguments)
+NESTED_CALLS = {PORTAL_QUERIES[3]: 4, PORTAL_QUERIES[4]: 5}
 
 
 def test_on_the_portals_schema_the_executor_answers_what_graphql_core_answers() -> None:
@@ -331,16 +380,31 @@ def test_on_the_portals_schema_the_executor_answers_what_graphql_core_answers() 
     services.cases[8].requester_id = ""
     clients = ServiceClients(addresses={}, stubs=services.stubs())
 
-    async def answer(on: strawberry.Schema, query: str) -> tuple[Any, list[tuple[str, tuple[Any, ...]]]]:
-        result = await on.execute(query, context_value=verified_context(clients))
+    async def answer(
+        on: strawberry.Schema, query: str, variables: dict[str, Any] | None = None
+    ) -> tuple[Any, list[tuple[str, tuple[Any, ...]]]]:
+        result = await on.execute(query, variable_values=variables, context_value=verified_context(clients))
         await asyncio.sleep(0.01)  # graphql-core settles an errored list's other items in the background
         return result.data, sorted((e.message, tuple(e.path or ())) for e in result.errors or [])
 
     for query in PORTAL_QUERIES:
-        expected = asyncio.run(answer(plain, query))
-        assert expected[0] is not None, query
-        for _ in range(2):  # the second time, the document runs straight on the executor
-            assert asyncio.run(answer(schema, query)) == expected, query
+        for variables in [None, {"role": "ADMIN"}] if "$role" in query else [None]:
+            expected = asyncio.run(answer(plain, query, variables))
+            assert expected[0] is not None and not expected[1], query
+            for _ in range(2):  # the second time, the document runs straight on the executor
+                services.calls = 0
+                assert asyncio.run(answer(schema, query, variables)) == expected, query
+                assert services.calls == NESTED_CALLS.get(query, services.calls), query
+    nested = asyncio.run(answer(schema, PORTAL_QUERIES[3]))[0]["cases"]["edges"][0]["node"]
+    assert nested["comments"]["totalCount"] == 2 and len(nested["comments"]["edges"]) == 1  # real pages
+    bad = "{ cases(first: 50) { edges { node { id comments(first: -1) { totalCount } } } } }"
+    expected = asyncio.run(answer(plain, bad))
+    assert expected[0] is None and expected[1][0] == (
+        "first must not be negative",
+        ("cases", "edges", 0, "node", "comments"),
+    )
+    for _ in range(2):
+        assert asyncio.run(answer(schema, bad)) == expected
     services.cases[7].status = 0  # unspecified: not a CaseStatus, so the page is an error (all non-null)
     clients.stubs = services.stubs()  # replies are remembered by request: new ones
     expected = asyncio.run(answer(plain, PORTAL_QUERIES[2]))

@@ -74,13 +74,25 @@ def _page(cursors: list[str], next_page_token: str = "", total: int = 0) -> Any:
 
 
 def test_connection_cursors_are_the_services_own():
-    page = connection(["a", "b"], _page(["c1", "c2"], "more", 7))
-    assert [(e.node, e.cursor) for e in page.edges] == [("a", "c1"), ("b", "c2")]
+    page = connection(_page(["c1", "c2"], "more", 7), ["a", "b"], str.upper)
+    assert [(e.node, e.cursor) for e in page.edges] == [("A", "c1"), ("B", "c2")]
     assert (page.page_info.end_cursor, page.page_info.has_next_page, page.total_count) == ("c2", True, 7)
-    empty = connection([], _page([], ""))
+    empty = connection(_page([], ""), [], str.upper)
     assert (empty.edges, empty.page_info.end_cursor, empty.page_info.has_next_page) == ([], None, False)
-    with pytest.raises(ValueError):
-        connection(["a", "b"], _page(["c1"]))  # a service that forgot its cursors is a bug, not a page
+    with pytest.raises(ValueError):  # a service that forgot its cursors is a bug, not a page
+        _ = connection(_page(["c1"]), ["a", "b"], str.upper).edges
+
+
+def test_a_connection_converts_its_items_when_its_edges_are_read():
+    converted: list[str] = []
+
+    def convert(item: str) -> str:
+        converted.append(item)
+        return item
+
+    page = connection(_page(["c1", "c2"], "", 9), ["a", "b"], convert)
+    assert page.total_count == 9 and not page.page_info.has_next_page and converted == []  # a count converts none
+    assert [e.node for e in page.edges] == ["a", "b"] and page.edges is page.edges and converted == ["a", "b"]
 
 
 async def test_loaders_never_send_more_ids_than_the_batch_cap():

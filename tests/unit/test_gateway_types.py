@@ -21,7 +21,7 @@ from strawberry.types.enum import StrawberryEnumDefinition
 
 from gateway.schema.billing.types import Invoice, Payment, Usage
 from gateway.schema.cases.types import Case, case_attachments
-from gateway.schema.common import Money, _OnRead
+from gateway.schema.common import Connection, Money, _OnRead
 from gateway.schema.contacts.types import Contact
 from gateway.schema.identity.types import User
 from gateway.schema.root import schema
@@ -46,7 +46,8 @@ def test_the_types_with_fields_converted_on_read_are_the_ones_tested_here() -> N
         for cls in classes
         if isinstance(cls, type) and any(isinstance(v, _OnRead) for c in cls.__mro__ for v in vars(c).values())
     }
-    assert found == set(CONVERTED_ON_READ)
+    # a connection's edges and page info are made from its page (tests/unit/test_gateway_kit.py)
+    assert {cls for cls in found if not issubclass(cls, Connection)} == set(CONVERTED_ON_READ)
 
 
 def _graph_fields(cls: type) -> dict[str, Any]:

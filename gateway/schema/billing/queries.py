@@ -60,7 +60,7 @@ class BillingQuery:
             page_token=after or "",
         )
         reply = await info.context.call("billing", _stub(info).ListInvoices, request)
-        return connection([Invoice.from_pb(i) for i in reply.invoices], reply)
+        return connection(reply, reply.invoices, Invoice.from_pb)
 
     @strawberry.field
     async def invoice(self, info: Ctx, id: strawberry.ID) -> Invoice | None:
@@ -72,7 +72,7 @@ class BillingQuery:
     ) -> Connection[Credit]:
         request = pb.ListRequest(account_id=account_id or "", page_size=page_size(first), page_token=after or "")
         reply = await info.context.call("billing", _stub(info).ListCredits, request)
-        return connection([Credit.from_pb(c) for c in reply.credits], reply)
+        return connection(reply, reply.credits, Credit.from_pb)
 
     @strawberry.field
     async def payments(
@@ -80,7 +80,7 @@ class BillingQuery:
     ) -> Connection[Payment]:
         request = pb.ListRequest(account_id=account_id or "", page_size=page_size(first), page_token=after or "")
         reply = await info.context.call("billing", _stub(info).ListPayments, request)
-        return connection([Payment.from_pb(p) for p in reply.payments], reply)
+        return connection(reply, reply.payments, Payment.from_pb)
 
     @strawberry.field
     async def usages(
@@ -98,7 +98,7 @@ class BillingQuery:
             page_token=after or "",
         )
         reply = await info.context.call("billing", _stub(info).ListUsages, request)
-        return connection([Usage.from_pb(u) for u in reply.usages], reply)
+        return connection(reply, reply.usages, Usage.from_pb)
 
     @strawberry.field
     async def payment_methods(self, info: Ctx, account_id: strawberry.ID | None = None) -> list[PaymentMethod]:

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from gateway.schema.billing import loaders
 from gateway.schema.billing.enums import ExportFormat, ExportStatus, InvoiceStatus, PaymentMethodType, PaymentStatus
 from gateway.schema.common import (
-    Connection,
     Ctx,
     Money,
     Node,
     Reference,
     References,
-    connection,
     dt,
     made,
     on_read,
@@ -343,10 +341,6 @@ load_usage = read_by_id(loaders.usages, Usage.from_pb)
 
 
 load_payment_method = read_by_id(loaders.payment_methods, PaymentMethod.from_pb)
-
-
-def page_of(items: list[Any], reply: Any) -> Connection[Any]:
-    return connection(items, reply)
 
 
 def invoice_filter_pb(f: InvoiceFilter | None) -> pb.InvoiceFilter:

@@ -147,10 +147,8 @@ class Case(Node):
         return REFERENCES["Case"]["relatedCase"].resolve(info, self)
 
     @strawberry.field
-    async def comments(self, info: Ctx, first: int | None = 50, after: str | None = None) -> Connection[CaseComment]:
-        page = await info.context.loader(loaders.comments).load((str(self.id), page_size(first), after or ""))
-        base = base_url_of(info)
-        return connection([CaseComment.from_pb(c, base) for c in page.comments], page)
+    def comments(self, info: Ctx, first: int | None = 50, after: str | None = None) -> Connection[CaseComment]:
+        return REFERENCES["Case"]["comments"].resolve(info, self, first=first, after=after)
 
 
 @strawberry.type()
@@ -189,7 +187,7 @@ async def load_case(info: Ctx, case_id: str) -> Case | None:
 
 def case_connection(info: Ctx, reply: pb.ListCasesResponse) -> Connection[Case]:
     base = base_url_of(info)
-    return connection([Case.from_pb(c, base) for c in reply.cases], reply)
+    return connection(reply, reply.cases, lambda c: Case.from_pb(c, base))
 
 
 @strawberry.input()
@@ -330,6 +328,11 @@ def _account(found: Any, ctx: PortalContext) -> Any:
     return Account.from_pb(found)
 
 
+def _comments(page: pb.CommentPage, ctx: PortalContext) -> Connection[CaseComment]:
+    base = request_base_url(ctx)
+    return connection(page, page.comments, lambda c: CaseComment.from_pb(c, base))
+
+
 REFERENCES: References = {
     "Case": {
         "account": Reference(identity_loaders.accounts, "account_id", _account),
@@ -338,6 +341,7 @@ REFERENCES: References = {
         "relatedCase": Reference(
             loaders.cases, "related_case_id", lambda found, ctx: Case.from_pb(found, request_base_url(ctx))
         ),
+        "comments": Reference(loaders.comments, "id", _comments, lambda first, after: (page_size(first), after or "")),
     },
     "CaseComment": {"author": Reference(identity_loaders.users, "author_id", _user)},
 }

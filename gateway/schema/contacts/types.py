@@ -86,7 +86,7 @@ class Contact(Node):
 
 def contact_connection(page: Any) -> Connection[Contact]:
     """From a ContactPage."""
-    return connection([Contact.from_pb(c) for c in page.contacts], page)
+    return connection(page, page.contacts, Contact.from_pb)
 
 
 load_contact = read_by_id(loaders.contacts, Contact.from_pb)

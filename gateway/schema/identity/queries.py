@@ -38,7 +38,7 @@ class IdentityQuery:
         ctx = info.context
         request = pb.ListAccountsRequest(search=search or "", page_size=page_size(first), page_token=after or "")
         reply = await ctx.call("identity", ctx.clients.identity.ListAccounts, request)
-        return connection([Account.from_pb(a) for a in reply.accounts], reply)
+        return connection(reply, reply.accounts, Account.from_pb)
 
     @strawberry.field
     async def users(

@@ -122,7 +122,7 @@ class User(Node):
 
 def user_connection(page: Any) -> Connection[User]:
     """From a ListUsersResponse or a UserPage (same fields)."""
-    return connection([User.from_pb(u) for u in page.users], page)
+    return connection(page, page.users, User.from_pb)
 
 
 @strawberry.type
@@ -154,11 +154,11 @@ class Account(Node):
         return REFERENCES["Account"]["clientSuccessManager"].resolve(info, self)
 
     @strawberry.field(description="Who can grant access: the account's active administrators.")
-    async def admins(self, info: Ctx) -> list[User]:
-        return [User.from_pb(u) for u in await info.context.loader(loaders.admins).load(str(self.id))]
+    def admins(self, info: Ctx) -> list[User]:
+        return REFERENCES["Account"]["admins"].resolve(info, self)
 
     @strawberry.field
-    async def users(
+    def users(
         self,
         info: Ctx,
         status: UserStatus | None = None,
@@ -166,21 +166,17 @@ class Account(Node):
         first: int | None = 50,
         after: str | None = None,
     ) -> Connection[User]:
-        key = (str(self.id), status, role, page_size(first), after or "")
-        return user_connection(await info.context.loader(loaders.account_users).load(key))
+        return REFERENCES["Account"]["users"].resolve(info, self, status=status, role=role, first=first, after=after)
 
     @strawberry.field
-    async def contacts(
+    def contacts(
         self,
         info: Ctx,
         filter: Annotated[ContactFilter, strawberry.lazy("gateway.schema.contacts.types")] | None = None,
         first: int | None = 50,
         after: str | None = None,
     ) -> Connection[Annotated[Contact, strawberry.lazy("gateway.schema.contacts.types")]]:
-        from gateway.schema.contacts.types import contact_connection, filter_pb
-
-        key = (str(self.id), filter_pb(filter).SerializeToString(deterministic=True), 0, page_size(first), after or "")
-        return contact_connection(await info.context.loader(contact_loaders.account_contacts).load(key))
+        return REFERENCES["Account"]["contacts"].resolve(info, self, filter=filter, first=first, after=after)
 
     @strawberry.field
     async def billing(
@@ -315,6 +311,19 @@ def _contact(found: Any, ctx: PortalContext) -> Any:
     return Contact.from_pb(found)
 
 
+def _contacts_page(found: Any, ctx: PortalContext) -> Any:
+    from gateway.schema.contacts.types import contact_connection
+
+    return contact_connection(found)
+
+
+def _contacts_page_key(filter: ContactFilter | None, first: int | None, after: str | None) -> tuple[Any, ...]:
+    """Account.contacts' loader key past the account id: (filter serialized, order, page size, after)."""
+    from gateway.schema.contacts.types import filter_pb
+
+    return (filter_pb(filter).SerializeToString(deterministic=True), 0, page_size(first), after or "")
+
+
 REFERENCES: References = {
     "User": {
         "account": Reference(loaders.accounts, "account_id", lambda found, _: Account.from_pb(found)),
@@ -323,6 +332,14 @@ REFERENCES: References = {
     "Account": {
         "clientSuccessManager": Reference(
             loaders.users, "client_success_manager_id", lambda found, _: User.from_pb(found)
-        )
+        ),
+        "admins": Reference(loaders.admins, "id", lambda found, _: [User.from_pb(u) for u in found]),
+        "users": Reference(
+            loaders.account_users,
+            "id",
+            lambda found, _: user_connection(found),
+            lambda status, role, first, after: (status, role, page_size(first), after or ""),
+        ),
+        "contacts": Reference(contact_loaders.account_contacts, "id", _contacts_page, _contacts_page_key),
     },
 }
