@@ -43,9 +43,6 @@ from protos.identity.v1 import identity_pb2
 BENCH_SHAPES = SHAPES | {
     "page of 50 cases, list columns": "{ cases(first: 50) { edges { node { id number subject status priority"
     " updatedAt requester { name } } } } }",
-    # a field with arguments and a resolver among the plain ones: each case's comment count
-    "page of 50 cases, comment counts": "{ cases(first: 50) { edges { node { id number subject status"
-    " requester { name } comments(first: 3) { totalCount } } } } }",
 }
 _START = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
 

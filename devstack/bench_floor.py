@@ -37,6 +37,7 @@ class Floor:
             SHAPES["get"]: self._get,
             SHAPES["page of 50 users + account"]: self._users_page,
             SHAPES["page of 50 cases + requester"]: self._cases_page,
+            SHAPES["page of 50 cases + comment counts"]: self._cases_comment_counts,
         }
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
@@ -87,12 +88,15 @@ class Floor:
     @staticmethod
     async def _cases_page(reads: Reads, metadata: Metadata) -> dict[str, Any]:
         cases, requesters = await reads.cases_page(metadata)
-        edges = []
-        for case in cases:
-            requester = requesters.get(case.requester_id)
-            node = {"id": case.id, "number": case.number, "subject": case.subject}
-            node["requester"] = {"name": requester.name} if requester else None
-            edges.append({"node": node})
+        return {"cases": {"edges": [{"node": _case_node(case, requesters)} for case in cases]}}
+
+    @staticmethod
+    async def _cases_comment_counts(reads: Reads, metadata: Metadata) -> dict[str, Any]:
+        cases, requesters, counts = await reads.cases_comment_counts(metadata)
+        edges = [
+            {"node": _case_node(case, requesters) | {"comments": {"totalCount": counts.get(case.id, 0)}}}
+            for case in cases
+        ]
         return {"cases": {"edges": edges}}
 
     @staticmethod
@@ -100,6 +104,16 @@ class Floor:
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def _case_node(case: Any, requesters: dict[str, Any]) -> dict[str, Any]:
+    requester = requesters.get(case.requester_id)
+    return {
+        "id": case.id,
+        "number": case.number,
+        "subject": case.subject,
+        "requester": {"name": requester.name} if requester else None,
+    }
 
 
 if __name__ == "__main__":

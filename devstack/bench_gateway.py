@@ -207,7 +207,8 @@ async def same_answers(gateway: httpx.AsyncClient, floor_url: str, headers: dict
 
 
 async def seed_cases(http: httpx.AsyncClient, headers: dict[str, str]) -> None:
-    """Enough cases opened by Acme's admin for a page of 50 (through the public API, once)."""
+    """Enough cases opened by Acme's admin for a page of 50, one or two comments on each (through the
+    public API, once)."""
     query = "{ cases(first: 1) { totalCount } }"
     have = (await http.post("/graphql", json={"query": query}, headers=headers)).json()["data"]["cases"]["totalCount"]
     mutation = "mutation($input: CreateCaseInput!) { createCase(input: $input) { id } }"
@@ -216,6 +217,16 @@ async def seed_cases(http: httpx.AsyncClient, headers: dict[str, str]) -> None:
         answer = await http.post("/graphql", json={"query": mutation, "variables": {"input": case}}, headers=headers)
         if answer.status_code != 200 or "errors" in answer.json():
             raise RuntimeError(f"seeding cases: {answer.text[:300]}")
+    # and a comment or two on each case of the page, for the comment counts
+    query = "{ cases(first: 50) { edges { node { id comments(first: 1) { totalCount } } } } }"
+    page = (await http.post("/graphql", json={"query": query}, headers=headers)).json()["data"]["cases"]["edges"]
+    mutation = "mutation($c: ID!, $b: String!) { addCaseComment(caseId: $c, body: $b) { id } }"
+    for n, edge in enumerate(page):
+        for _ in range(1 + n % 2 - edge["node"]["comments"]["totalCount"]):
+            variables = {"c": edge["node"]["id"], "b": "A comment from the gateway bench."}
+            answer = await http.post("/graphql", json={"query": mutation, "variables": variables}, headers=headers)
+            if answer.status_code != 200 or "errors" in answer.json():
+                raise RuntimeError(f"seeding comments: {answer.text[:300]}")
 
 
 if __name__ == "__main__":

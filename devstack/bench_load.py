@@ -29,6 +29,9 @@ SHAPES = {
     "page of 50 users + account": "{ users(first: 50) { edges { node { id email account { name } } } } }",
     # across two services: the cases page, then its requesters from identity (one batch call each)
     "page of 50 cases + requester": "{ cases(first: 50) { edges { node { id number subject requester { name } } } } }",
+    # a nested page in each item: its count (comments from cases, in the same round as the requesters)
+    "page of 50 cases + comment counts": "{ cases(first: 50) { edges { node { id number subject requester { name }"
+    " comments(first: 3) { totalCount } } } } }",
 }
 Metadata = tuple[tuple[str, str], ...]
 
@@ -43,6 +46,7 @@ class Reads:
             "get": self.get,
             "page of 50 users + account": self.users_page,
             "page of 50 cases + requester": self.cases_page,
+            "page of 50 cases + comment counts": self.cases_comment_counts,
         }
         assert self.by_shape.keys() == SHAPES.keys()
 
@@ -56,13 +60,29 @@ class Reads:
         return page.users, {account.id: account for account in found.accounts}
 
     async def cases_page(self, metadata: Metadata) -> tuple[Any, dict[str, identity_pb2.User]]:
+        cases = await self._cases(metadata)
+        return cases, await self._requesters(cases, metadata)
+
+    async def cases_comment_counts(
+        self, metadata: Metadata
+    ) -> tuple[Any, dict[str, identity_pb2.User], dict[str, int]]:
+        cases = await self._cases(metadata)
+        request = cases_pb2.BatchListCommentsRequest(case_ids=[case.id for case in cases], page_size=3)
+        requesters, comments = await asyncio.gather(
+            self._requesters(cases, metadata), self.cases.BatchListComments(request, metadata=metadata, timeout=5)
+        )
+        return cases, requesters, {page.case_id: page.total_count for page in comments.pages}
+
+    async def _cases(self, metadata: Metadata) -> Any:
         request = cases_pb2.ListCasesRequest(order=cases_pb2.UPDATED_DESC, page_size=50)
-        page = await self.cases.ListCases(request, metadata=metadata, timeout=5)
-        ids = sorted({case.requester_id for case in page.cases if case.requester_id})
+        return (await self.cases.ListCases(request, metadata=metadata, timeout=5)).cases
+
+    async def _requesters(self, cases: Any, metadata: Metadata) -> dict[str, identity_pb2.User]:
+        ids = sorted({case.requester_id for case in cases if case.requester_id})
         found = await self.identity.BatchGetUsers(
             identity_pb2.BatchGetUsersRequest(ids=ids), metadata=metadata, timeout=5
         )
-        return page.cases, {user.id: user for user in found.users}
+        return {user.id: user for user in found.users}
 
 
 @dataclass(frozen=True)
