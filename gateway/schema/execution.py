@@ -20,7 +20,13 @@ selection and request, completes it in one loop, without a Path, an execute_fiel
 awaitable check per field. An item where any step would not give its value as is (a null where
 one is not allowed, a value that does not coerce, another class, a reference not loaded) is
 completed again on graphql-core's path, from the start: the plan's reads are attribute reads and
-loaded references, which read the same twice."""
+loaded references, which read the same twice. A selection with other fields too (a resolver, a
+list of objects, a child whose own selection has such fields) has a plan for the rest of it: its
+steps' values, then graphql-core's execute_fields for the fields it leaves, in their places.
+
+A reference whose field takes arguments (Case.comments(first: 3): a nested page) is prefetched for
+the list with the selection's arguments, converted as its Strawberry resolver receives them, and a
+plan reads it as loaded with the same arguments."""
 
 from __future__ import annotations
 
@@ -28,11 +34,12 @@ import asyncio
 import operator
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from graphql import (
     GraphQLEnumType,
     GraphQLField,
+    GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
@@ -98,14 +105,34 @@ class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
     def collect_and_execute_subfields(
         self, return_type: GraphQLObjectType, field_details_list: Any, path: Any, result: Any, position_context: Any
     ) -> Any:
-        """graphql-core's, or the selection's Plan when it has one and it gives this object's value."""
+        """graphql-core's, or the selection's Plan when it has one and it gives this object's value:
+        its steps' values, and graphql-core's for the fields it leaves (`Plan.rest`)."""
         if position_context is None:
             plan = self._plan(return_type, field_details_list)
             if plan is not None:
                 completed = plan.run(result, self.context_value)
                 if completed is not None:
-                    return completed
+                    return (
+                        completed if plan.rest is None else self._with_rest(plan, return_type, result, path, completed)
+                    )
         return super().collect_and_execute_subfields(return_type, field_details_list, path, result, position_context)
+
+    def _with_rest(
+        self, plan: Plan, object_type: GraphQLObjectType, source: Any, path: Any, completed: dict[str, Any]
+    ) -> Any:
+        """`completed` (the plan's values, in selection order with the rest's places held) with the
+        fields the plan leaves, executed by graphql-core's execute_fields: their errors, awaitables
+        and null propagation are its own."""
+        assert plan.rest is not None
+        asked = plan.rest
+        rest = self.execute_fields(object_type, source, path, asked, None)
+        if not self.is_awaitable(rest):
+            return _merged(completed, cast("dict[str, Any]", rest), asked)
+
+        async def merged_later(pending: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+            return _merged(completed, await pending, asked)
+
+        return merged_later(cast("Awaitable[dict[str, Any]]", rest))
 
     def _plan(self, object_type: GraphQLObjectType, field_details_list: Any) -> Plan | None:
         """The Plan of this selection on `object_type`, made once per request; memoized on the
@@ -121,14 +148,16 @@ class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
         return found[1]
 
     def _make_plan(self, object_type: GraphQLObjectType, field_details_list: Any) -> Plan | None:
-        """None unless every field of the selection is a Leaf or a Child whose own selection has a
-        plan, with no arguments, no deferred fragment and no resolver middleware."""
+        """The selection's steps: each field that is a Leaf, or a Child whose own selection has a
+        plan that leaves nothing; the other fields are the plan's `rest`. None when no field is a
+        step, or with a deferred fragment or resolver middleware."""
         if self.middleware_manager and self.middleware_manager.middlewares:
             return None
         grouped, defers, forbidden = self.collect_subfields(object_type, field_details_list)
         if defers or forbidden:
             return None
         steps: list[tuple[str, Leaf | Child, Plan | None]] = []
+        rest: dict[str, Any] = {}
         for response_name, details in grouped.items():
             node = details[0].node
             if node.name.value == "__typename":  # what Apollo Client adds to every selection
@@ -137,15 +166,18 @@ class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
             shortcut = None if node.arguments else self._shortcut_of(object_type, node.name.value)
             if shortcut is None:
                 shortcut = self._reference_with_arguments(object_type, details)
-            if shortcut is None:
-                return None
             sub = None
             if type(shortcut) is Child:
                 sub = self._plan(shortcut.object_type, details)
-                if sub is None:
-                    return None
+                if sub is None or sub.rest is not None:
+                    shortcut = None  # its own plan, if any, runs when graphql-core completes it
+            if shortcut is None:
+                rest[response_name] = details
+                continue
             steps.append((response_name, shortcut, sub))
-        return Plan(tuple(steps))
+        if not steps or (rest and len(steps) < 2):  # nothing to gain over graphql-core's own loop
+            return None
+        return Plan(tuple(steps), rest or None, dict.fromkeys(grouped) if rest else None)
 
     def _reference_with_arguments(self, object_type: GraphQLObjectType, field_details_list: Any) -> Child | None:
         """A plan's step for a reference whose field takes arguments (Case.comments(first: 3)): the
@@ -233,8 +265,15 @@ class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
             resolve = field.resolve
             read = lambda source, _: resolve(source, None)  # noqa: E731
         leaf = get_nullable_type(field.type)
+        nullable = not isinstance(field.type, GraphQLNonNull)
         if isinstance(leaf, GraphQLScalarType | GraphQLEnumType):
-            return Leaf(read, leaf.coerce_output_value, not isinstance(field.type, GraphQLNonNull))
+            return Leaf(read, leaf.coerce_output_value, nullable)
+        if isinstance(leaf, GraphQLList) and isinstance(
+            item := get_nullable_type(leaf.of_type), GraphQLScalarType | GraphQLEnumType
+        ):
+            return Leaf(
+                read, _list_coercion(item.coerce_output_value, isinstance(leaf.of_type, GraphQLNonNull)), nullable
+            )
         return _child(field, read)
 
     def complete_list_value(
@@ -362,15 +401,18 @@ class Child:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """A selection made only of Leafs and Childs (with plans of their own), completed in one loop."""
+    """The Leafs and Childs (with plans of their own) of a selection, completed in one loop; the
+    selection's other fields, if any, are its `rest`, which graphql-core executes after them."""
 
     steps: tuple[tuple[str, Leaf | Child, Plan | None], ...]  # (response name, field, the child's plan)
+    rest: dict[str, Any] | None = None  # response name → field details, as collect_subfields groups them
+    order: dict[str, None] | None = None  # with a rest: every response name, in selection order
 
     def run(self, source: Any, context: Any) -> dict[str, Any] | None:
-        """The object's completed value, or None where graphql-core's path must decide: a value
-        missing where one is required, one that does not coerce, an object of another class or
-        cast, a reference not loaded, an error."""
-        completed: dict[str, Any] = {}
+        """The steps' values (with the rest's places held, in order), or None where graphql-core's
+        path must decide: a value missing where one is required, one that does not coerce, an
+        object of another class or cast, a reference not loaded, an error."""
+        completed: dict[str, Any] = {} if self.order is None else self.order.copy()
         for response_name, shortcut, sub in self.steps:
             try:
                 value = shortcut.read(source, context)
@@ -398,6 +440,38 @@ class Plan:
                     return None
                 completed[response_name] = inner
         return completed
+
+
+def _merged(completed: dict[str, Any], rest: dict[str, Any], asked: dict[str, Any]) -> dict[str, Any]:
+    completed.update(rest)
+    if len(rest) != len(asked):  # a field the schema does not have: graphql-core leaves it out
+        for name in asked.keys() - rest.keys():
+            del completed[name]
+    return completed
+
+
+def _list_coercion(coerce: Callable[[Any], Any], items_required: bool) -> Callable[[Any], list[Any] | None]:
+    """A Leaf's coercion for a list of scalars or enums (Case.accountNumbers): each item's, or None
+    (graphql-core's path decides) for a value that is not a list, or an item that is missing where
+    one is required or does not coerce."""
+
+    def coerce_list(value: Any) -> list[Any] | None:
+        if type(value) is not list:
+            return None
+        coerced: list[Any] = []
+        for item in value:
+            if item is None:
+                if items_required:
+                    return None
+                coerced.append(None)
+                continue
+            one = coerce(item)
+            if one is None or one is Undefined:
+                return None
+            coerced.append(one)
+        return coerced
+
+    return coerce_list
 
 
 def _type_name(name: str) -> Leaf:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import json
 from dataclasses import dataclass, field
 from typing import Any, NewType
 
@@ -68,12 +69,19 @@ class Item:
     secret: str = strawberry.field(permission_classes=[Never])
     renamed: str = strawberry.field(name="alias")
     key: str = ""
+    colours: list[Colour] = strawberry.field(default_factory=list)  # a list of leaves: the Leaf's list coercion
+    maybe: list[str | None] | None = None
     part: Part | None = None  # a plain object attribute: the executor's object shortcut
     whole: Part = strawberry.field(default_factory=lambda: Part(label="whole", broken="b"))
 
     @strawberry.field
     def computed(self) -> str:
         return self.name + "!"
+
+    @strawberry.field
+    async def later(self) -> str:
+        await asyncio.sleep(0)
+        return self.name + "?"
 
     @strawberry.field
     def owner(self, info: strawberry.Info) -> Item | None:
@@ -96,6 +104,8 @@ ITEMS = [
         secret="s",
         renamed=f"r{i}",
         key="" if i == 0 else "owner",
+        colours=[Colour.RED, "nope"] if i == 2 else [Colour.BLUE] * i,  # type: ignore[list-item]
+        maybe=[None, "m"] if i % 2 else None,
         part=[None, Part(label="p1", broken=None), Impostor(), Part(label="p3", broken="b3")][i],  # type: ignore[arg-type]
         whole=Part(label=f"w{i}", broken=None if i == 3 else "b"),
     )
@@ -161,11 +171,12 @@ class Query:
         return ITEMS[0]
 
 
-QUERY = """{ items { name count ratio colour loud alias computed key owner { name alias part { label } }
+QUERY = """{ items { name count ratio colour loud alias computed key maybe owner { name alias colours part { label } }
   whole { label broken } } item { name colour whole { label } } }"""
 ERRORING = [
     "{ items { name missing } }",
     "{ items { name wrong } }",
+    "{ items { name maybe colours } }",  # item 2's colours hold a value that is not a Colour
     "{ items { name secret } }",
     "{ items { name part { label broken } } }",  # item 2's part is not a Part
     "{ items { name whole { label strict } } }",  # item 3's whole.strict is null: the item is nulled
@@ -204,10 +215,14 @@ def test_the_shortcuts_answer_what_graphql_core_answers() -> None:
         "alias": "r0",
         "computed": "n0!",
         "key": "",
+        "maybe": None,
         "owner": None,
         "whole": {"label": "w0", "broken": "b"},
     }
     assert expected[0]["items"][1]["owner"]["part"] == {"label": "p3"}
+    assert (
+        expected[0]["items"][1]["maybe"] == [None, "m"] and expected[0]["items"][1]["owner"]["colours"] == ["BLUE"] * 3
+    )
     assert _run(fast, QUERY) == expected
 
 
@@ -225,6 +240,31 @@ def test_a_list_of_references_is_loaded_in_one_batch() -> None:
     assert errors == []
     assert [item["owner"] for item in data["items"]] == [None, {"name": "n3"}, {"name": "n3"}, {"name": "n3"}]
     assert len(loads) == 1
+
+
+def test_a_plan_leaves_the_fields_it_cannot_take_to_graphql_core_in_their_place(monkeypatch: Any) -> None:
+    from gateway.schema.execution import Plan
+
+    plain, fast = _schemas()
+    runs: list[tuple[str, bool, bool]] = []
+    run = Plan.run
+
+    def counted(plan: Plan, source: Any, context: Any) -> Any:
+        completed = run(plan, source, context)
+        runs.append((type(source).__name__, plan.rest is not None, completed is not None))
+        return completed
+
+    monkeypatch.setattr(Plan, "run", counted)
+    # a resolver and an async one among plain fields, in a list item and in its reference
+    query = "{ items { later name computed count whole { label broken } colour owner { name later } } }"
+    expected, got = _run(plain, query), _run(fast, query)
+    assert json.dumps(got) == json.dumps(expected)  # the same values, keys in selection order
+    assert not expected[1] and expected[0]["items"][1]["later"] == "n1?"
+    assert ("Item", True, True) in runs and ("Part", False, True) in runs
+    for bad in ERRORING:  # the rest's errors and null propagation are graphql-core's own
+        query = bad.replace("{ items {", "{ items { later computed ")
+        # (the data and errors: the prefetch may load what an error then throws away)
+        assert json.dumps(_run(fast, query)[:2]) == json.dumps(_run(plain, query)[:2]), query
 
 
 def test_a_reference_with_arguments_is_loaded_for_the_list_with_them_and_read_by_the_plan(monkeypatch: Any) -> None:
