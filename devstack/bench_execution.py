@@ -145,7 +145,11 @@ class MemoryServices:
         """Three contacts for each account."""
         written = [
             contacts_pb2.Contact(
-                id=f"con_{account_id}_{n}", account_id=account_id, first_name=f"C{n}", email=f"c{n}@x.test"
+                id=f"con_{account_id}_{n}",
+                account_id=account_id,
+                first_name=f"C{n}",
+                email=f"c{n}@x.test",
+                user_id=f"usr_{int(account_id[-4:]):04d}" if n == 0 else "",  # the account's first user
             )
             for n in range(3)
         ]
@@ -196,12 +200,20 @@ class MemoryServices:
                 lambda r: identity_pb2.BatchListUsersResponse(pages=[self.account_users(i, r) for i in r.account_ids])
             ),
         )
+        every_contact = [c for account_id in self.accounts for c in self.account_contacts(account_id, 3).contacts]
         contacts = argparse.Namespace(
+            ListContacts=self._answer(
+                lambda r: contacts_pb2.ContactPage(
+                    contacts=every_contact[: r.page_size],
+                    cursors=[c.id for c in every_contact[: r.page_size]],
+                    total_count=len(every_contact),
+                )
+            ),
             BatchListContacts=self._answer(
                 lambda r: contacts_pb2.BatchListContactsResponse(
                     pages=[self.account_contacts(i, r.page_size) for i in r.account_ids]
                 )
-            )
+            ),
         )
         cases = argparse.Namespace(
             ListCases=self._answer(

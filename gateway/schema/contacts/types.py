@@ -71,13 +71,9 @@ class Contact(Node):
         )
 
     @strawberry.field
-    async def account(self, info: Ctx) -> Annotated[Account, strawberry.lazy("gateway.schema.identity.types")]:
-        from gateway.schema.identity.types import load_account
-
-        account = await load_account(info, self.account_id)
-        if account is None:
-            raise LookupError(f"account {self.account_id} of contact {self.id} is not readable")
-        return account
+    def account(self, info: Ctx) -> Annotated[Account, strawberry.lazy("gateway.schema.identity.types")]:
+        # never null for a contact the caller may read; if it were, graphql-core reports the field
+        return REFERENCES["Contact"]["account"].resolve(info, self)
 
     @strawberry.field(description="The contact's portal user (Login Info: status, last login, invitation).")
     def user(self, info: Ctx) -> Annotated[User, strawberry.lazy("gateway.schema.identity.types")] | None:
@@ -174,4 +170,15 @@ def _user(found: Any, ctx: PortalContext) -> Any:
     return User.from_pb(found)
 
 
-REFERENCES: References = {"Contact": {"user": Reference(identity_loaders.users, "user_id", _user)}}
+def _account(found: Any, ctx: PortalContext) -> Any:
+    from gateway.schema.identity.types import Account
+
+    return Account.from_pb(found)
+
+
+REFERENCES: References = {
+    "Contact": {
+        "user": Reference(identity_loaders.users, "user_id", _user),
+        "account": Reference(identity_loaders.accounts, "account_id", _account),
+    }
+}
