@@ -35,6 +35,7 @@ from gateway.context import PortalContext
 from gateway.schema.root import schema
 from portalkit.auth import Caller
 from portalkit.service import settle_heap
+from protos.billing.v1 import billing_pb2
 from protos.cases.v1 import cases_pb2
 from protos.contacts.v1 import contacts_pb2
 from protos.identity.v1 import identity_pb2
@@ -223,7 +224,23 @@ class MemoryServices:
                 lambda r: cases_pb2.BatchListCommentsResponse(pages=[self.comments(i, r.page_size) for i in r.case_ids])
             ),
         )
-        return {"identity": identity, "cases": cases, "contacts": contacts}
+        billing = argparse.Namespace(
+            BatchGetBillingSummaries=self._answer(
+                lambda r: billing_pb2.BatchGetBillingSummariesResponse(
+                    summaries=[  # none for the last account: one the caller may not see
+                        billing_pb2.BillingSummary(
+                            account_id=i,
+                            account_balance=billing_pb2.Money(amount=f"{n * 100}.50", currency="USD"),
+                            open_invoice_count=n,
+                            payment_method_types=[billing_pb2.CARD] if n % 2 else [],
+                        )
+                        for n, i in enumerate(r.ids)
+                        if i != "acc_0004"
+                    ]
+                )
+            )
+        )
+        return {"identity": identity, "cases": cases, "contacts": contacts, "billing": billing}
 
 
 def verified_context(clients: ServiceClients) -> PortalContext:

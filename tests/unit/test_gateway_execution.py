@@ -392,11 +392,12 @@ PORTAL_QUERIES = [
     " all: comments { __typename totalCount } } } } }",
     "query($role: Role) { accounts(first: 5) { edges { node { name admins { email role }"
     " users(first: 1, role: $role) { totalCount pageInfo { hasNextPage } edges { node { email account { name } } } }"
-    " contacts(first: 2) { totalCount edges { node { firstName email } } } } } } }",
+    " contacts(first: 2) { totalCount edges { node { firstName email } } }"
+    " billing { accountBalance { amount currency } openInvoiceCount paymentMethodTypes } } } } }",
     "{ contacts(first: 50) { totalCount edges { node { id firstName email account { name } user { email } } } } }",
 ]
 # service calls when the executor answers: one per service and list level (and distinct page arguments)
-NESTED_CALLS = {PORTAL_QUERIES[3]: 4, PORTAL_QUERIES[4]: 5, PORTAL_QUERIES[5]: 3}
+NESTED_CALLS = {PORTAL_QUERIES[3]: 4, PORTAL_QUERIES[4]: 6, PORTAL_QUERIES[5]: 3}
 
 
 def test_on_the_portals_schema_the_executor_answers_what_graphql_core_answers() -> None:

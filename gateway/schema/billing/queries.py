@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import strawberry
 
-from gateway.schema.billing import loaders
 from gateway.schema.billing.types import (
     BillingSummary,
     Credit,
@@ -27,12 +26,6 @@ from protos.billing.v1 import billing_pb2 as pb
 
 def _stub(info: Ctx):  # type: ignore[no-untyped-def]
     return info.context.clients.stubs["billing"]
-
-
-async def account_billing(info: Ctx, account_id: str) -> BillingSummary | None:
-    """Account.billing: the same summary as billingSummary(accountId); one batch call per list of accounts."""
-    found = await info.context.loader(loaders.summaries).load(account_id)
-    return BillingSummary.from_pb(found.message) if found is not None else None
 
 
 @strawberry.type

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from gateway.context import PortalContext
+from gateway.schema.billing import loaders as billing_loaders
 from gateway.schema.common import (
     Connection,
     Ctx,
@@ -178,13 +179,9 @@ class Account(Node):
     ) -> Connection[Annotated[Contact, strawberry.lazy("gateway.schema.contacts.types")]]:
         return REFERENCES["Account"]["contacts"].resolve(info, self, filter=filter, first=first, after=after)
 
-    @strawberry.field
-    async def billing(
-        self, info: Ctx
-    ) -> Annotated[BillingSummary, strawberry.lazy("gateway.schema.billing.types")] | None:
-        from gateway.schema.billing.queries import account_billing
-
-        return await account_billing(info, str(self.id))
+    @strawberry.field  # the same summary as billingSummary(accountId), one batch call per list of accounts
+    def billing(self, info: Ctx) -> Annotated[BillingSummary, strawberry.lazy("gateway.schema.billing.types")] | None:
+        return REFERENCES["Account"]["billing"].resolve(info, self)
 
 
 @strawberry.type
@@ -311,6 +308,12 @@ def _contact(found: Any, ctx: PortalContext) -> Any:
     return Contact.from_pb(found)
 
 
+def _billing_summary(found: Any, ctx: PortalContext) -> Any:
+    from gateway.schema.billing.types import BillingSummary
+
+    return BillingSummary.from_pb(found.message)
+
+
 def _contacts_page(found: Any, ctx: PortalContext) -> Any:
     from gateway.schema.contacts.types import contact_connection
 
@@ -341,5 +344,6 @@ REFERENCES: References = {
             lambda status, role, first, after: (status, role, page_size(first), after or ""),
         ),
         "contacts": Reference(contact_loaders.account_contacts, "id", _contacts_page, _contacts_page_key),
+        "billing": Reference(billing_loaders.summaries, "id", _billing_summary),
     },
 }
