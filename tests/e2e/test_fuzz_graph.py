@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-from datetime import UTC, datetime
 
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from hypothesis_graphql import Mode, mutations, nodes, queries
+from hypothesis_graphql import Mode, mutations, queries
 
 from gateway.schema.root import schema
+from tests.support.graph_scalars import SCALARS
 
 CODES = {
     "UNAUTHENTICATED",
@@ -31,15 +31,6 @@ CODES = {
     "UNAVAILABLE",
 }  # the contract's codes, less INTERNAL
 EXAMPLES = int(os.environ.get("PORTAL_FUZZ_EXAMPLES", "700"))
-SCALARS = {
-    "DateTime": st.datetimes(
-        timezones=st.just(UTC), min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)
-    ).map(lambda d: nodes.String(d.isoformat())),
-    "Date": st.dates().map(nodes.String),
-    "Decimal": st.decimals(allow_nan=False, allow_infinity=False, places=2, min_value=-(10**9), max_value=10**9).map(
-        nodes.String
-    ),
-}
 # Mutations that would touch what the rest of the session relies on (the client address's login
 # limit, the demo users' sessions) are left out; all the others are fuzzed as a USER.
 SPARED = {

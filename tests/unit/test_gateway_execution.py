@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any, NewType
 
 import strawberry
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from hypothesis_graphql import queries
 from strawberry.permission import BasePermission
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -17,7 +21,10 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from gateway.context import PortalContext
 from gateway.schema.common import Reference
 from gateway.schema.execution import PrefetchingExecutor, resolve_references_directly
+from gateway.schema.root import schema as portal_schema
+from tests.support.graph_scalars import SCALARS as GRAPH_SCALARS
 
+PORTAL_SDL = portal_schema.as_str()
 Shouty = NewType("Shouty", str)
 SCALARS = {Shouty: strawberry.scalar(name="Shouty", serialize=lambda v: v.upper(), parse_value=str)}
 
@@ -400,20 +407,28 @@ PORTAL_QUERIES = [
 NESTED_CALLS = {PORTAL_QUERIES[3]: 4, PORTAL_QUERIES[4]: 6, PORTAL_QUERIES[5]: 3}
 
 
-def test_on_the_portals_schema_the_executor_answers_what_graphql_core_answers() -> None:
-    """The portal's own types (conversion on read, references, plans) against services answering
-    from memory, with messages that leave optional fields out, then one that breaks a non-null one."""
-    from devstack.bench_execution import MemoryServices, verified_context
-    from gateway.clients import ServiceClients
-    from gateway.schema.root import DOMAINS, Mutation, Query, Subscription, schema
+@functools.cache
+def _plain_portal_schema() -> strawberry.Schema:
+    """The portal's schema on graphql-core's own executor: no prefetch, shortcut or plan."""
+    from gateway.schema.root import DOMAINS, Mutation, Query, Subscription
 
-    plain = strawberry.Schema(
+    return strawberry.Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         types=[t for d in DOMAINS for t in d.TYPES],
         execution_context_class=StrawberryGraphQLCoreExecutionContext,
     )
+
+
+def test_on_the_portals_schema_the_executor_answers_what_graphql_core_answers() -> None:
+    """The portal's own types (conversion on read, references, plans) against services answering
+    from memory, with messages that leave optional fields out, then one that breaks a non-null one."""
+    from devstack.bench_execution import MemoryServices, verified_context
+    from gateway.clients import ServiceClients
+    from gateway.schema.root import schema
+
+    plain = _plain_portal_schema()
     services = MemoryServices()
     for user in services.users[::3]:
         user.ClearField("last_login_at")
@@ -454,3 +469,83 @@ def test_on_the_portals_schema_the_executor_answers_what_graphql_core_answers() 
     data, errors = asyncio.run(answer(schema, PORTAL_QUERIES[2]))
     assert data is None and [path for _, path in errors] == [path for _, path in expected[1]]  # the portal's
     assert errors[0][0] == "internal error"  # error shaping tells the client no more than that
+
+
+# the root fields the in-memory services answer (devstack.bench_execution.MemoryServices)
+ANSWERED_ROOTS = ["me", "users", "cases", "accounts", "contacts"]
+
+
+@st.composite
+def _selection(draw: st.DrawFn, of: Any, depth: int) -> str:
+    """A selection on object type `of`: some of its fields (each maybe twice, under an alias),
+    objects and lists of objects with selections of their own down to `depth`, nested pages with a
+    small `first`, `__typename` now and then. Fields with required arguments, interfaces and unions
+    are left to the hypothesis-graphql test above."""
+    from graphql import (
+        GraphQLInterfaceType,
+        GraphQLNonNull,
+        GraphQLObjectType,
+        GraphQLUnionType,
+        Undefined,
+        get_named_type,
+    )
+
+    usable = {}
+    for name, graph_field in of.fields.items():
+        target = get_named_type(graph_field.type)
+        arguments = graph_field.args.values()
+        if any(isinstance(a.type, GraphQLNonNull) and a.default_value is Undefined for a in arguments):
+            continue
+        if isinstance(target, GraphQLInterfaceType | GraphQLUnionType):
+            continue
+        if isinstance(target, GraphQLObjectType) and depth == 0:
+            continue
+        usable[name] = (graph_field, target)
+    chosen = draw(st.lists(st.sampled_from(sorted(usable)), min_size=1, max_size=6))
+    parts = ["__typename"] if draw(st.booleans()) else []
+    for n, name in enumerate(chosen):
+        graph_field, target = usable[name]
+        text = f"a{n}: {name}" if name in chosen[:n] else name
+        if "first" in graph_field.args:
+            text += f"(first: {draw(st.integers(min_value=0, max_value=3))})"
+        if isinstance(target, GraphQLObjectType):
+            text += " { " + draw(_selection(target, depth - 1)) + " }"
+        parts.append(text)
+    return " ".join(parts)
+
+
+@st.composite
+def _portal_document(draw: st.DrawFn) -> str:
+    from graphql import get_named_type
+
+    query_type = portal_schema._schema.query_type
+    assert query_type is not None
+    root = draw(st.sampled_from(ANSWERED_ROOTS))
+    target = get_named_type(query_type.fields[root].type)
+    arguments = "(first: 50)" if "first" in query_type.fields[root].args else ""
+    return "{ " + root + arguments + " { " + draw(_selection(target, 3)) + " } }"
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(document=st.one_of(queries(PORTAL_SDL, fields=ANSWERED_ROOTS, custom_scalars=GRAPH_SCALARS), _portal_document()))
+def test_for_any_query_of_the_portals_schema_the_executor_answers_what_graphql_core_answers(document: str) -> None:
+    """Documents written from the schema: hypothesis-graphql's (any argument, fragment and alias,
+    mostly shallow) and deep selections on full pages (edges, nodes, references, nested pages),
+    on the roots the in-memory services answer. The data is the same, keys in the same order;
+    where graphql-core errs, so does the executor (which sibling errors are still recorded once a
+    null propagates depends on when each item completes, so only their presence is compared)."""
+    from devstack.bench_execution import MemoryServices, verified_context
+    from gateway.clients import ServiceClients
+
+    clients = ServiceClients(addresses={}, stubs=MemoryServices().stubs())
+
+    async def answer(on: strawberry.Schema) -> tuple[str, bool]:
+        result = await on.execute(document, context_value=verified_context(clients))
+        if result.errors:  # graphql-core settles an errored list's other items in the background
+            await asyncio.sleep(0.01)
+        # the portal's limits (depth, cost) refuse some documents before they run; the plain schema has none
+        assume(not any(error.path is None for error in result.errors or []))
+        return json.dumps(result.data, default=str), bool(result.errors)
+
+    got = [asyncio.run(answer(portal_schema)) for _ in range(2)]  # the second time: straight on the executor
+    assert got == [asyncio.run(answer(_plain_portal_schema()))] * 2, document
