@@ -107,11 +107,12 @@ class MemoryServices:
         }
         self.cases = _cases(50, self.users[:10])
         self.by_id = {u.id: u for u in self.users}
+        self.cases_by_id = {c.id: c for c in self.cases}
         self.calls = 0
 
     def comments(self, case_id: str, page_size: int) -> cases_pb2.CommentPage:
         """A case's first comments: two for every case, one from its requester and one from staff."""
-        case = next(c for c in self.cases if c.id == case_id)
+        case = self.cases_by_id[case_id]
         written = [
             _stamped(
                 cases_pb2.Comment(

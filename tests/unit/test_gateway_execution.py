@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, NewType
 
+import pytest
 import strawberry
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -249,51 +250,51 @@ def test_a_list_of_references_is_loaded_in_one_batch() -> None:
     assert len(loads) == 1
 
 
-def test_a_plan_leaves_the_fields_it_cannot_take_to_graphql_core_in_their_place(monkeypatch: Any) -> None:
+@pytest.fixture
+def plan_runs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool, bool]]:
+    """Each Plan.run while the test runs: (the source's class name, whether the plan leaves fields
+    to graphql-core, whether it answered)."""
     from gateway.schema.execution import Plan
 
-    plain, fast = _schemas()
     runs: list[tuple[str, bool, bool]] = []
     run = Plan.run
 
-    def counted(plan: Plan, source: Any, context: Any) -> Any:
+    def recorded(plan: Plan, source: Any, context: Any) -> Any:
         completed = run(plan, source, context)
         runs.append((type(source).__name__, plan.rest is not None, completed is not None))
         return completed
 
-    monkeypatch.setattr(Plan, "run", counted)
+    monkeypatch.setattr(Plan, "run", recorded)
+    return runs
+
+
+def test_a_plan_leaves_the_fields_it_cannot_take_to_graphql_core_in_their_place(
+    plan_runs: list[tuple[str, bool, bool]],
+) -> None:
+    plain, fast = _schemas()
     # a resolver and an async one among plain fields, in a list item and in its reference
     query = "{ items { later name computed count whole { label broken } colour owner { name later } } }"
     expected, got = _run(plain, query), _run(fast, query)
     assert json.dumps(got) == json.dumps(expected)  # the same values, keys in selection order
     assert not expected[1] and expected[0]["items"][1]["later"] == "n1?"
-    assert ("Item", True, True) in runs and ("Part", False, True) in runs
+    assert ("Item", True, True) in plan_runs and ("Part", False, True) in plan_runs
     for bad in ERRORING:  # the rest's errors and null propagation are graphql-core's own
         query = bad.replace("{ items {", "{ items { later computed ")
         # (the data and errors: the prefetch may load what an error then throws away)
         assert json.dumps(_run(fast, query)[:2]) == json.dumps(_run(plain, query)[:2]), query
 
 
-def test_a_reference_with_arguments_is_loaded_for_the_list_with_them_and_read_by_the_plan(monkeypatch: Any) -> None:
-    from gateway.schema.execution import Plan
-
+def test_a_reference_with_arguments_is_loaded_for_the_list_with_them_and_read_by_the_plan(
+    plan_runs: list[tuple[str, bool, bool]],
+) -> None:
     plain, fast = _schemas()
-    runs: list[bool] = []
-    run = Plan.run
-
-    def counted(plan: Plan, source: Any, context: Any) -> Any:
-        completed = run(plan, source, context)
-        runs.append(completed is not None)
-        return completed
-
-    monkeypatch.setattr(Plan, "run", counted)
     query = "query($n: Int!) { items { name sibling(nth: $n) { name } again: sibling { name } } }"
     expected = asyncio.run(plain.execute(query, {"n": 3}, context_value=LoaderContext(loads=[])))
     ctx = LoaderContext(loads=[])
     result = asyncio.run(fast.execute(query, {"n": 3}, context_value=ctx))
     assert result.data == expected.data and not result.errors and expected.data is not None
     assert ctx.loads == [[("owner", 3), ("owner", 1)]]  # one batch for the list, both arguments in it
-    assert runs == [True] * 10  # each item and each sibling it has (items 1 to 3, two each), by plans
+    assert [answered for _, _, answered in plan_runs] == [True] * 10  # each item and each sibling (items 1-3: two)
     for bad in ["{ items { name sibling(nth: 0) { name } } }", "{ items { sibling(nth: 0) { name } owner { name } } }"]:
         assert _run(fast, bad) == _run(plain, bad), bad  # each item's resolver reports it, located
         assert _run(fast, bad)[1][0] == ("nth counts from 1", ("items", 1, "sibling")), bad
@@ -358,30 +359,24 @@ def test_the_shortcuts_are_taken_where_they_apply() -> None:
     assert kinds["computed"] is type(None)  # a resolver: graphql-core's path
 
 
-def test_a_selection_of_plain_fields_is_completed_by_its_plan_and_the_rest_by_graphql_core(monkeypatch: Any) -> None:
-    from gateway.schema.execution import Plan
+def test_a_selection_of_plain_fields_is_completed_by_its_plan_and_the_rest_by_graphql_core(
+    plan_runs: list[tuple[str, bool, bool]],
+) -> None:
+    def runs() -> list[tuple[str, bool]]:
+        return [(source, answered) for source, _, answered in plan_runs]
 
     plain, fast = _schemas()
-    runs: list[tuple[str, bool]] = []
-    run = Plan.run
-
-    def counted(plan: Plan, source: Any, context: Any) -> Any:
-        completed = run(plan, source, context)
-        runs.append((type(source).__name__, completed is not None))
-        return completed
-
-    monkeypatch.setattr(Plan, "run", counted)
     query = "{ items { __typename name count ratio colour loud alias key whole { __typename label broken } } }"
     assert _run(fast, query) == _run(plain, query)
-    assert runs.count(("Item", True)) == 4 and runs.count(("Part", True)) == 4  # nulls where allowed
-    runs.clear()
+    assert runs().count(("Item", True)) == 4 and runs().count(("Part", True)) == 4  # nulls where allowed
+    plan_runs.clear()
     query = "{ items { name wrong part { label } } }"  # item 2: a str for an Int, and its part no Part
     assert _run(fast, query) == _run(plain, query)
-    assert runs == [("Item", True), ("Part", True), ("Item", True), ("Item", False)]  # the error ends the list
-    runs.clear()
+    assert runs() == [("Item", True), ("Part", True), ("Item", True), ("Item", False)]  # the error ends the list
+    plan_runs.clear()
     query = "{ items { name owner { name } } }"  # the owners are prefetched for the list: loaded
     assert _run(fast, query) == _run(plain, query)
-    assert ("Item", True) in runs
+    assert ("Item", True) in runs()
 
 
 USER_FIELDS = "__typename id email name role status team createdAt lastLoginAt"
@@ -426,9 +421,8 @@ def test_on_the_portals_schema_the_executor_answers_what_graphql_core_answers() 
     from memory, with messages that leave optional fields out, then one that breaks a non-null one."""
     from devstack.bench_execution import MemoryServices, verified_context
     from gateway.clients import ServiceClients
-    from gateway.schema.root import schema
 
-    plain = _plain_portal_schema()
+    plain, schema = _plain_portal_schema(), portal_schema
     services = MemoryServices()
     for user in services.users[::3]:
         user.ClearField("last_login_at")
@@ -480,7 +474,7 @@ def _selection(draw: st.DrawFn, of: Any, depth: int) -> str:
     """A selection on object type `of`: some of its fields (each maybe twice, under an alias),
     objects and lists of objects with selections of their own down to `depth`, nested pages with a
     small `first`, `__typename` now and then. Fields with required arguments, interfaces and unions
-    are left to the hypothesis-graphql test above."""
+    are left to hypothesis-graphql's documents."""
     from graphql import (
         GraphQLInterfaceType,
         GraphQLNonNull,
