@@ -44,6 +44,9 @@ from protos.identity.v1 import identity_pb2
 BENCH_SHAPES = SHAPES | {
     "page of 50 cases, list columns": "{ cases(first: 50) { edges { node { id number subject status priority"
     " updatedAt requester { name } } } } }",
+    # a case list that previews each case's latest comments: a nested page's own edges and references
+    "page of 50 cases + latest comments": "{ cases(first: 50) { edges { node { id number subject"
+    " comments(first: 3) { totalCount edges { node { id body createdAt author { name } } } } } } } }",
 }
 _START = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
 
@@ -183,7 +186,11 @@ class MemoryServices:
                 lambda _: identity_pb2.ListUsersResponse(users=self.users, cursors=cursors, total_count=500)
             ),
             BatchGetAccounts=self._answer(
-                lambda r: identity_pb2.BatchGetAccountsResponse(accounts=[self.accounts[i] for i in r.ids])
+                lambda r: identity_pb2.BatchGetAccountsResponse(
+                    accounts=[
+                        self.accounts[i] for i in r.ids if i in self.accounts
+                    ]  # as a service leaves unknown ids out
+                )
             ),
             BatchGetUsers=self._answer(
                 lambda r: identity_pb2.BatchGetUsersResponse(users=[self.by_id[i] for i in r.ids])

@@ -61,7 +61,7 @@ class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
     # owner type name → GraphQL field name → Reference; set once from the domains (root.py)
     references: ClassVar[Mapping[str, Mapping[str, Reference]]] = {}
     # (parent type, field name) → how the field is taken without a resolver, or None (see _shortcut)
-    _shortcuts: ClassVar[dict[tuple[GraphQLObjectType, str], Leaf | Child | None]] = {}
+    _shortcuts: ClassVar[dict[tuple[GraphQLObjectType, str], Leaf | Child | Items | None]] = {}
     # a list's item type → (its object type, the classes it takes without is_type_of), or None
     _item_objects: ClassVar[dict[GraphQLOutputType, tuple[GraphQLObjectType, frozenset[type]] | None]] = {}
     _round: asyncio.Future[None] | None = None
@@ -94,7 +94,7 @@ class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
                 return self._complete_child(shortcut, field_details_list, path, value, position_context)
         return super().execute_field(parent_type, source, field_details_list, path, position_context)
 
-    def _shortcut_of(self, parent_type: GraphQLObjectType, name: str) -> Leaf | Child | None:
+    def _shortcut_of(self, parent_type: GraphQLObjectType, name: str) -> Leaf | Child | Items | None:
         key = (parent_type, name)
         try:
             return self._shortcuts[key]
@@ -156,7 +156,7 @@ class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
         grouped, defers, forbidden = self.collect_subfields(object_type, field_details_list)
         if defers or forbidden:
             return None
-        steps: list[tuple[str, Leaf | Child, Plan | None]] = []
+        steps: list[tuple[str, Leaf | Child | Items, Plan | None]] = []
         rest: dict[str, Any] = {}
         for response_name, details in grouped.items():
             node = details[0].node
@@ -167,7 +167,7 @@ class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
             if shortcut is None:
                 shortcut = self._reference_with_arguments(object_type, details)
             sub = None
-            if type(shortcut) is Child:
+            if type(shortcut) is Child or type(shortcut) is Items:
                 sub = self._plan(shortcut.object_type, details)
                 if sub is None or sub.rest is not None:
                     shortcut = None  # its own plan, if any, runs when graphql-core completes it
@@ -179,7 +179,9 @@ class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
             return None
         return Plan(tuple(steps), rest or None, dict.fromkeys(grouped) if rest else None)
 
-    def _reference_with_arguments(self, object_type: GraphQLObjectType, field_details_list: Any) -> Child | None:
+    def _reference_with_arguments(
+        self, object_type: GraphQLObjectType, field_details_list: Any
+    ) -> Child | Items | None:
         """A plan's step for a reference whose field takes arguments (Case.comments(first: 3)): the
         page as loaded for the list, with this selection's arguments (converted once per plan), as
         the field's resolver would read it. None for any other field, or arguments that do not convert."""
@@ -192,7 +194,7 @@ class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
         except Exception:  # the field's resolver reports them, on graphql-core's path
             return None
         loaded = reference.loaded
-        return _child(object_type.fields[name], lambda source, context: loaded(source, context, arguments))
+        return _object_step(object_type.fields[name], lambda source, context: loaded(source, context, arguments))
 
     def _complete_child(self, child: Child, field_details_list: Any, path: Any, value: Any, position: Any) -> Any:
         """graphql-core's completion of an object value (complete_value → complete_object_value),
@@ -248,13 +250,13 @@ class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
             self.handle_field_error(raw_error, return_type, field_details_list, path)
             return None
 
-    def _shortcut(self, parent_type: GraphQLObjectType, name: str) -> Leaf | Child | None:
+    def _shortcut(self, parent_type: GraphQLObjectType, name: str) -> Leaf | Child | Items | None:
         field = parent_type.fields.get(name)
         reference = self.references.get(parent_type.name, {}).get(name)
         if field is None or field.args:
             return None
         if reference is not None and field.resolve == reference.resolve_field:
-            return _child(field, reference.loaded)
+            return _object_step(field, reference.loaded)
         definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
         if field.resolve is None or definition is None or not definition.is_basic_field:
             return None  # a resolver, permissions or extensions run
@@ -274,7 +276,7 @@ class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
             return Leaf(
                 read, _list_coercion(item.coerce_output_value, isinstance(leaf.of_type, GraphQLNonNull)), nullable
             )
-        return _child(field, read)
+        return _object_step(field, read)
 
     def complete_list_value(
         self,
@@ -286,13 +288,19 @@ class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
         position_context: Any,
     ) -> Any:
         complete = super().complete_list_value
-        loads = self._prefetches(return_type, field_details_list, result)
-        if loads is None:
+        level = self._prefetch_level(return_type, field_details_list, result)
+        if level is None:
             return complete(return_type, field_details_list, info, path, result, position_context)
-        ready = self._join_round(loads)
+        ready = self._join_round(level.loads)
 
         async def complete_after_prefetch() -> Any:
             await ready
+            levels = self._deeper([level])
+            for _ in range(MAX_PREFETCH_DEPTH):
+                if not levels:
+                    break
+                await self._join_round([load for deeper in levels for load in deeper.loads])
+                levels = self._deeper(levels)
             completed = complete(return_type, field_details_list, info, path, result, position_context)
             return await completed if self.is_awaitable(completed) else completed
 
@@ -322,9 +330,11 @@ class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
 
         gathered.add_done_callback(release)
 
-    def _prefetches(self, return_type: Any, field_details_list: Any, items: Any) -> list[Awaitable[Any]] | None:
-        """The reads of the references selected on the list's items (or its edges' nodes); None when
-        the items' type has none selected (the list completes as graphql-core does it)."""
+    def _prefetch_level(self, return_type: Any, field_details_list: Any, items: Any) -> PrefetchLevel | None:
+        """The references selected on the list's items (or its edges' nodes) and their reads for
+        the whole list; None when the items are not objects (the list completes as graphql-core
+        does it). A reference whose arguments do not convert or make no key is not read here:
+        each item's resolver then reports that, located."""
         item_type = get_nullable_type(return_type.of_type)
         if not isinstance(items, list) or not items or not isinstance(item_type, GraphQLObjectType):
             return None
@@ -337,28 +347,70 @@ class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
                 return None
             owner_type, owners = node_type, [edge.node for edge in items]
             fields = self.collect_subfields(node_type, node_fields[0]).grouped_field_set
+        return self._level(owner_type, owners, fields)
+
+    def _level(self, owner_type: GraphQLObjectType, owners: list[Any], fields: Any) -> PrefetchLevel:
+        """The reads of the references `fields` (a selection, grouped) name on `owners`."""
+        level = PrefetchLevel(owner_type, owners, [], [])
         references = self.references.get(owner_type.name)
-        if not references:
-            return []
-        loads = []
-        for details in fields.values():
-            reference = references.get(details[0].node.name.value)
-            if reference is not None and (load := self._prefetch(reference, owner_type, details, owners)) is not None:
-                loads.append(load)
-        return loads
+        for details in fields.values() if references else ():
+            reference = references.get(details[0].node.name.value)  # type: ignore[union-attr]
+            read = None if reference is None else self._prefetch(reference, owner_type, details, owners)
+            if read is not None:
+                arguments, load = read
+                level.selected.append((reference, details, arguments))  # type: ignore[arg-type]
+                level.loads.append(load)
+        return level
 
     def _prefetch(
         self, reference: Reference, owner_type: GraphQLObjectType, field_details_list: Any, owners: list[Any]
-    ) -> Awaitable[Any] | None:
-        """The read of one selected reference for the whole list; None when its arguments do not
-        convert or make no key (each item's resolver then reports that, located)."""
+    ) -> tuple[Mapping[str, Any], Awaitable[Any]] | None:
+        """The arguments and the read of one selected reference for the whole list; None when its
+        arguments do not convert or make no key."""
         try:
             arguments = (
                 NO_ARGUMENTS if reference.arguments is None else self._arguments_of(owner_type, field_details_list)
             )
-            return reference.prefetch(self.context_value, owners, arguments)
-        except Exception:
+            return arguments, reference.prefetch(self.context_value, owners, arguments)
+        except Exception:  # each item's resolver reports it, located
             return None
+
+    def _deeper(self, levels: list[PrefetchLevel]) -> list[PrefetchLevel]:
+        """After a level's reads: what they loaded that selects references of its own, as one level
+        per field across every owner: a loaded object's references (a requester's `account`), and
+        the items of the lists inside it (each case's `comments(first: 3) { edges { node { author } } }`,
+        an account's `admins { account }`). So the whole page's comment authors are one read, made
+        before any item is completed, and each item's plan finds them loaded."""
+        deeper = []
+        context = self.context_value
+        for level in levels:
+            for reference, details, arguments in level.selected:
+                field = level.owner_type.fields[details[0].node.name.value]
+                target = get_nullable_type(field.type)
+                values = []
+                for owner in level.owners:
+                    value = reference.loaded(owner, context, arguments)
+                    if value is not None and value is not NOT_LOADED:
+                        values.append(value)
+                if not values:
+                    continue
+                lists: list[tuple[Any, Any, list[Any]]] = []  # (list type, field details, every item)
+                if isinstance(target, GraphQLList):  # a reference to a list (admins)
+                    lists.append((target, details, [item for value in values if type(value) is list for item in value]))
+                elif isinstance(target, GraphQLObjectType):  # an object (requester) or a page (comments)
+                    fields = self.collect_subfields(target, details).grouped_field_set
+                    own = self._level(target, values, fields)
+                    if own.selected:
+                        deeper.append(own)
+                    for sub_details in fields.values():  # its plain lists (a page's edges)
+                        step = self._shortcut_of(target, sub_details[0].node.name.value)
+                        if type(step) is Items and not sub_details[0].node.arguments:
+                            lists.append((step.list_type, sub_details, _items_read(step, values, context)))
+                for list_type, list_details, items in lists:
+                    nested = self._prefetch_level(list_type, list_details, items)
+                    if nested is not None and nested.selected:
+                        deeper.append(nested)
+        return deeper
 
     def _arguments_of(self, owner_type: GraphQLObjectType, field_details_list: Any) -> dict[str, Any]:
         """A field's arguments as its Strawberry resolver receives them: graphql-core's coerced
@@ -400,11 +452,39 @@ class Child:
 
 
 @dataclass(frozen=True, slots=True)
+class Items:
+    """A list of objects read without a resolver: a plain attribute (a connection's edges) or a
+    reference already loaded (Account.admins). A plan completes each item by the item type's plan;
+    graphql-core's list completion (where the items' references are prefetched) takes it otherwise."""
+
+    read: Callable[[Any, Any], Any]  # (source, request context) → the list, None or NOT_LOADED
+    list_type: GraphQLList[Any]  # the field's type, without its non-null
+    object_type: GraphQLObjectType  # the items' type
+    classes: frozenset[type]  # instances of these are of object_type (see _exact_classes)
+    nullable: bool
+    items_nullable: bool
+
+
+@dataclass(frozen=True)
+class PrefetchLevel:
+    """One list's items (or its edges' nodes) and the references their selection names, with the
+    reads made for them all at once (see PrefetchingExecutor._prefetch_level)."""
+
+    owner_type: GraphQLObjectType
+    owners: list[Any]
+    selected: list[tuple[Reference, Any, Mapping[str, Any]]]  # (reference, its field details, its arguments)
+    loads: list[Awaitable[Any]]
+
+
+MAX_PREFETCH_DEPTH = 4  # levels of nested lists read ahead of a list's completion (pages in pages in …)
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     """The Leafs and Childs (with plans of their own) of a selection, completed in one loop; the
     selection's other fields, if any, are its `rest`, which graphql-core executes after them."""
 
-    steps: tuple[tuple[str, Leaf | Child, Plan | None], ...]  # (response name, field, the child's plan)
+    steps: tuple[tuple[str, Leaf | Child | Items, Plan | None], ...]  # (response name, field, its items' plan)
     rest: dict[str, Any] | None = None  # response name → field details, as collect_subfields groups them
     order: dict[str, None] | None = None  # with a rest: every response name, in selection order
 
@@ -432,6 +512,23 @@ class Plan:
                 if coerced is None or coerced is Undefined:
                     return None
                 completed[response_name] = coerced
+            elif type(shortcut) is Items:
+                if type(value) is not list:
+                    return None
+                items: list[Any] = []
+                for item in value:
+                    if item is None:
+                        if not shortcut.items_nullable:
+                            return None
+                        items.append(None)
+                        continue
+                    if type(item) not in shortcut.classes or get_strawberry_type_cast(item) is not None:
+                        return None
+                    inner = sub.run(item, context)
+                    if inner is None:
+                        return None
+                    items.append(inner)
+                completed[response_name] = items
             else:
                 if type(value) not in shortcut.classes or get_strawberry_type_cast(value) is not None:  # type: ignore[union-attr]
                     return None
@@ -479,12 +576,34 @@ def _type_name(name: str) -> Leaf:
     return Leaf(lambda source, context: name, str, False)
 
 
-def _child(field: GraphQLField, read: Callable[[Any, Any], Any]) -> Child | None:
-    """A Child for a field of object type (not an interface, union or list), else None."""
-    object_type = get_nullable_type(field.type)
-    if not isinstance(object_type, GraphQLObjectType) or (classes := _exact_classes(object_type)) is None:
+def _object_step(field: GraphQLField, read: Callable[[Any, Any], Any]) -> Child | Items | None:
+    """A Child for a field of object type, Items for a list of objects (not nested lists), else
+    None (an interface, a union)."""
+    nullable = not isinstance(field.type, GraphQLNonNull)
+    target = get_nullable_type(field.type)
+    if isinstance(target, GraphQLList):
+        found = _item_object(target.of_type)
+        if found is None:
+            return None
+        items_nullable = not isinstance(target.of_type, GraphQLNonNull)
+        return Items(read, target, found[0], found[1], nullable, items_nullable)
+    if not isinstance(target, GraphQLObjectType) or (classes := _exact_classes(target)) is None:
         return None
-    return Child(read, field.type, object_type, classes, not isinstance(field.type, GraphQLNonNull))
+    return Child(read, field.type, target, classes, nullable)
+
+
+def _items_read(step: Items, sources: list[Any], context: Any) -> list[Any]:
+    """Every item of `step`'s list on each source, in order; a source whose read fails or gives no
+    list adds none (its own completion reports that)."""
+    items: list[Any] = []
+    for source in sources:
+        try:
+            value = step.read(source, context)
+        except Exception:  # that source's own completion reports it
+            value = None
+        if type(value) is list:
+            items.extend(value)
+    return items
 
 
 def _item_object(item_type: GraphQLOutputType) -> tuple[GraphQLObjectType, frozenset[type]] | None:

@@ -465,6 +465,84 @@ def test_on_the_portals_schema_the_executor_answers_what_graphql_core_answers() 
     assert errors[0][0] == "internal error"  # error shaping tells the client no more than that
 
 
+# lists inside what a list's references load, whose items select references of their own
+READ_AHEAD = {
+    "{ cases(first: 50) { edges { node { id comments(first: 3) { totalCount edges { cursor node { id body"
+    " author { name account { name } } } } } } } } }": ("Case", 4),
+    "{ accounts(first: 5) { edges { node { name admins { email account { name } } } } } }": ("Account", 3),
+}
+
+
+@pytest.mark.parametrize("query", list(READ_AHEAD))
+def test_references_inside_loaded_lists_are_read_ahead_and_the_items_completed_by_plans(
+    query: str, plan_runs: list[tuple[str, bool, bool]]
+) -> None:
+    """Each case's comment authors (and their accounts), each account's admins' accounts: read for
+    the whole page, one batch call per level, before any item is completed, so that each node's
+    plan answers it whole: no item is completed again on graphql-core's path."""
+    from devstack.bench_execution import MemoryServices, verified_context
+    from gateway.clients import ServiceClients
+
+    services = MemoryServices()
+    services.users[3].account_id = "acc_none"  # an author whose account is not found: a null, in a plan
+    clients = ServiceClients(addresses={}, stubs=services.stubs())
+
+    def answer(on: strawberry.Schema) -> Any:
+        result = asyncio.run(on.execute(query, context_value=verified_context(clients)))
+        assert not result.errors, result.errors
+        return result.data
+
+    expected = answer(_plain_portal_schema())
+    owner, calls = READ_AHEAD[query]
+    answer(portal_schema)  # the first time: the document is validated on Strawberry's path
+    plan_runs.clear()
+    services.calls = 0
+    assert json.dumps(answer(portal_schema)) == json.dumps(expected)
+    assert services.calls == calls
+    # only the page's own plan, tried before its list is read ahead, stops at its first node
+    assert [run for run in plan_runs if not run[2]] == [
+        (owner, False, False),
+        ("Edge", False, False),
+        ("Connection", False, False),
+    ]
+    nodes = [edge["node"] for edge in next(iter(expected.values()))["edges"]]
+
+    def objects(value: Any) -> int:
+        if isinstance(value, list):
+            return sum(objects(item) for item in value)
+        return 1 + sum(objects(v) for v in value.values()) if isinstance(value, dict) else 0
+
+    # every object beneath the page's edges, each by its own plan
+    assert sum(answered for _, _, answered in plan_runs) == objects(next(iter(expected.values()))["edges"])
+    inner = [value for node in nodes for value in node.values() if isinstance(value, dict | list) and value]
+    assert inner, "the nested lists are not empty"
+
+
+def test_a_failed_read_ahead_is_reported_by_each_item_as_graphql_core_reports_it() -> None:
+    import grpc
+
+    from devstack.bench_execution import MemoryServices, verified_context
+    from gateway.clients import ServiceClients
+
+    query = next(iter(READ_AHEAD))
+    services = MemoryServices()
+    clients = ServiceClients(addresses={}, stubs=services.stubs())
+
+    async def unavailable(request: Any, **_: Any) -> Any:
+        raise grpc.aio.AioRpcError(grpc.StatusCode.UNAVAILABLE, grpc.aio.Metadata(), grpc.aio.Metadata(), "down")
+
+    clients.stubs["identity"].BatchGetAccounts = unavailable  # the authors' accounts: the second level
+
+    def answer(on: strawberry.Schema) -> tuple[str, list[tuple[str, tuple[Any, ...]]]]:
+        result = asyncio.run(on.execute(query, context_value=verified_context(clients)))
+        return json.dumps(result.data), sorted((e.message, tuple(e.path or ())) for e in result.errors or [])
+
+    expected = answer(_plain_portal_schema())
+    assert expected[1] and all(path[-1] == "account" for _, path in expected[1])
+    for _ in range(2):
+        assert answer(portal_schema) == expected
+
+
 # the root fields the in-memory services answer (devstack.bench_execution.MemoryServices)
 ANSWERED_ROOTS = ["me", "users", "cases", "accounts", "contacts"]
 
