@@ -26,7 +26,12 @@ steps' values, then graphql-core's execute_fields for the fields it leaves, in t
 
 A reference whose field takes arguments (Case.comments(first: 3): a nested page) is prefetched for
 the list with the selection's arguments, converted as its Strawberry resolver receives them, and a
-plan reads it as loaded with the same arguments."""
+plan reads it as loaded with the same arguments.
+
+And before the list's items are completed, what its prefetch loaded is read ahead (`_deeper`): the
+loaded objects' own references and the items of the lists inside them (each case's comment
+authors), for the whole list, one batch call per level. Plans take such lists of objects (`Items`),
+so a page of cases with their latest comments and authors is completed by its plans alone."""
 
 from __future__ import annotations
 
@@ -353,12 +358,16 @@ class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
         """The reads of the references `fields` (a selection, grouped) name on `owners`."""
         level = PrefetchLevel(owner_type, owners, [], [])
         references = self.references.get(owner_type.name)
-        for details in fields.values() if references else ():
-            reference = references.get(details[0].node.name.value)  # type: ignore[union-attr]
-            read = None if reference is None else self._prefetch(reference, owner_type, details, owners)
+        if not references:
+            return level
+        for details in fields.values():
+            reference = references.get(details[0].node.name.value)
+            if reference is None:
+                continue
+            read = self._prefetch(reference, owner_type, details, owners)
             if read is not None:
                 arguments, load = read
-                level.selected.append((reference, details, arguments))  # type: ignore[arg-type]
+                level.selected.append((reference, details, arguments))
                 level.loads.append(load)
         return level
 
@@ -387,11 +396,12 @@ class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
             for reference, details, arguments in level.selected:
                 field = level.owner_type.fields[details[0].node.name.value]
                 target = get_nullable_type(field.type)
-                values = []
+                distinct: dict[int, Any] = {}  # a message is one object per request: 50 cases, 10 requesters
                 for owner in level.owners:
                     value = reference.loaded(owner, context, arguments)
                     if value is not None and value is not NOT_LOADED:
-                        values.append(value)
+                        distinct.setdefault(id(value), value)
+                values = list(distinct.values())
                 if not values:
                     continue
                 lists: list[tuple[Any, Any, list[Any]]] = []  # (list type, field details, every item)
