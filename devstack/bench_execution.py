@@ -185,11 +185,9 @@ class MemoryServices:
             ListUsers=self._answer(
                 lambda _: identity_pb2.ListUsersResponse(users=self.users, cursors=cursors, total_count=500)
             ),
-            BatchGetAccounts=self._answer(
+            BatchGetAccounts=self._answer(  # unknown ids are left out, as the service leaves them
                 lambda r: identity_pb2.BatchGetAccountsResponse(
-                    accounts=[
-                        self.accounts[i] for i in r.ids if i in self.accounts
-                    ]  # as a service leaves unknown ids out
+                    accounts=[self.accounts[i] for i in r.ids if i in self.accounts]
                 )
             ),
             BatchGetUsers=self._answer(
