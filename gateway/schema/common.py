@@ -371,14 +371,16 @@ class Reference:
 
     def loaded(self, owner: Any, ctx: PortalContext, arguments: Mapping[str, Any] = NO_ARGUMENTS) -> Any:
         """The object when its read has completed (a list's prefetch), None for no id or none
-        found, else NOT_LOADED (the read is started, or joined: DataLoader keeps one per key).
-        What key_of does, inline: each item of a page reads each selected reference through here."""
+        found, else NOT_LOADED. It starts no read: one started here, by a plan trying an item
+        before its list's prefetch, would go out in a batch of its own. What key_of does, inline:
+        each item of a page reads each selected reference through here."""
         key = getattr(owner, self.key)
         if not key:
             return None
         if self.arguments is not None:
             key = (key, *self.arguments(**arguments))
-        return self._if_done(ctx.loader(self.loader).load(key), ctx)
+        future = ctx.loader(self.loader).cache_map.get(key)
+        return NOT_LOADED if future is None else self._if_done(future, ctx)
 
     def _if_done(self, future: Awaitable[Any], ctx: PortalContext) -> Any:
         if isinstance(future, asyncio.Future) and future.done() and not future.cancelled() and not future.exception():

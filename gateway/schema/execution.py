@@ -28,9 +28,10 @@ A reference whose field takes arguments (Case.comments(first: 3): a nested page)
 the list with the selection's arguments, converted as its Strawberry resolver receives them, and a
 plan reads it as loaded with the same arguments.
 
-And before the list's items are completed, what its prefetch loaded is read ahead (`_deeper`): the
-loaded objects' own references and the items of the lists inside them (each case's comment
-authors), for the whole list, one batch call per level. Plans take such lists of objects (`Items`),
+And before the list's items are completed, what its prefetch loaded is read ahead (`_deeper`),
+where its selection names references beneath (`_reads_ahead`): the loaded objects' own references
+and the items of the lists inside them (each case's comment authors), for the whole list, one
+batch call per level. Plans take such lists of objects (`Items`),
 so a page of cases with their latest comments and authors is completed by its plans alone."""
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
     _round: asyncio.Future[None] | None = None
     _round_loads: list[Awaitable[Any]]
     _plans: dict[tuple[GraphQLObjectType, int], tuple[Any, Plan | None]]  # see _plan
+    _reads_ahead_memo: dict[tuple[Any, int], tuple[Any, bool]]  # see _reads_ahead
 
     def execute_field(
         self, parent_type: GraphQLObjectType, source: Any, field_details_list: Any, path: Any, position_context: Any
@@ -340,27 +342,40 @@ class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
         the whole list; None when the items are not objects (the list completes as graphql-core
         does it). A reference whose arguments do not convert or make no key is not read here:
         each item's resolver then reports that, located."""
-        item_type = get_nullable_type(return_type.of_type)
-        if not isinstance(items, list) or not items or not isinstance(item_type, GraphQLObjectType):
+        if not isinstance(items, list) or not items:
             return None
-        owner_type, owners = item_type, items
-        fields = self.collect_subfields(item_type, field_details_list).grouped_field_set
-        if item_type.name.endswith("Edge") and "node" in item_type.fields:  # a connection's edges
-            node_type = get_nullable_type(item_type.fields["node"].type)
-            node_fields = [f for f in fields.values() if f[0].node.name.value == "node"]
-            if not node_fields or not isinstance(node_type, GraphQLObjectType):
-                return None
-            owner_type, owners = node_type, [edge.node for edge in items]
-            fields = self.collect_subfields(node_type, node_fields[0]).grouped_field_set
-        return self._level(owner_type, owners, fields)
+        selection = self._list_selection(return_type, field_details_list)
+        if selection is None:
+            return None
+        owner_type, selections, of_nodes = selection
+        return self._level(owner_type, [edge.node for edge in items] if of_nodes else items, selections)
 
-    def _level(self, owner_type: GraphQLObjectType, owners: list[Any], fields: Any) -> PrefetchLevel:
-        """The reads of the references `fields` (a selection, grouped) name on `owners`."""
+    def _list_selection(
+        self, list_type: Any, field_details_list: Any
+    ) -> tuple[GraphQLObjectType, list[Any], bool] | None:
+        """Whose references a list's selection names: (the items' type, their selection grouped,
+        False), or for a connection's edges (the nodes' type, the selection of each alias of
+        `node`, True); None when the items are not objects or the edges' nodes are not selected."""
+        item_type = get_nullable_type(list_type.of_type)
+        if not isinstance(item_type, GraphQLObjectType):
+            return None
+        fields = self.collect_subfields(item_type, field_details_list).grouped_field_set
+        if not (item_type.name.endswith("Edge") and "node" in item_type.fields):
+            return item_type, [fields], False
+        node_type = get_nullable_type(item_type.fields["node"].type)
+        node_fields = [f for f in fields.values() if f[0].node.name.value == "node"]
+        if not node_fields or not isinstance(node_type, GraphQLObjectType):
+            return None
+        return node_type, [self.collect_subfields(node_type, f).grouped_field_set for f in node_fields], True
+
+    def _level(self, owner_type: GraphQLObjectType, owners: list[Any], selections: list[Any]) -> PrefetchLevel:
+        """The reads of the references `selections` (each grouped, as collect_subfields groups
+        them) name on `owners`."""
         level = PrefetchLevel(owner_type, owners, [], [])
         references = self.references.get(owner_type.name)
         if not references:
             return level
-        for details in fields.values():
+        for details in (details for fields in selections for details in fields.values()):
             reference = references.get(details[0].node.name.value)
             if reference is None:
                 continue
@@ -396,6 +411,8 @@ class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
             for reference, details, arguments in level.selected:
                 field = level.owner_type.fields[details[0].node.name.value]
                 target = get_nullable_type(field.type)
+                if not self._reads_ahead(target, details):  # a user's `account { name }`: nothing beneath
+                    continue
                 distinct: dict[int, Any] = {}  # a message is one object per request: 50 cases, 10 requesters
                 for owner in level.owners:
                     value = reference.loaded(owner, context, arguments)
@@ -409,7 +426,7 @@ class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
                     lists.append((target, details, [item for value in values if type(value) is list for item in value]))
                 elif isinstance(target, GraphQLObjectType):  # an object (requester) or a page (comments)
                     fields = self.collect_subfields(target, details).grouped_field_set
-                    own = self._level(target, values, fields)
+                    own = self._level(target, values, [fields])
                     if own.selected:
                         deeper.append(own)
                     for sub_details in fields.values():  # its plain lists (a page's edges)
@@ -421,6 +438,47 @@ class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
                     if nested is not None and nested.selected:
                         deeper.append(nested)
         return deeper
+
+    def _reads_ahead(self, target: Any, field_details_list: Any) -> bool:
+        """Whether a reference's selection on what it loads (`target`, its field's type) names
+        references of its own, on the object or on the items of a list inside it: only then does
+        `_deeper` read what it loaded. Once per selection and request, memoized as `_plan` is."""
+        try:
+            memo = self._reads_ahead_memo
+        except AttributeError:
+            memo = self._reads_ahead_memo = {}
+        key = (target, id(field_details_list))
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = (field_details_list, self._selects_references(target, field_details_list))
+        return found[1]
+
+    def _selects_references(self, target: Any, field_details_list: Any) -> bool:
+        if isinstance(target, GraphQLList):
+            return self._items_select_references(target, field_details_list)
+        if not isinstance(target, GraphQLObjectType):
+            return False
+        references = self.references.get(target.name, {})
+        for details in self.collect_subfields(target, field_details_list).grouped_field_set.values():
+            name = details[0].node.name.value
+            if name in references:
+                return True
+            step = self._shortcut_of(target, name)
+            if (
+                type(step) is Items
+                and not details[0].node.arguments
+                and self._items_select_references(step.list_type, details)
+            ):
+                return True
+        return False
+
+    def _items_select_references(self, list_type: Any, field_details_list: Any) -> bool:
+        selection = self._list_selection(list_type, field_details_list)
+        if selection is None:
+            return False
+        owner_type, selections, _ = selection
+        references = self.references.get(owner_type.name, {})
+        return any(details[0].node.name.value in references for fields in selections for details in fields.values())
 
     def _arguments_of(self, owner_type: GraphQLObjectType, field_details_list: Any) -> dict[str, Any]:
         """A field's arguments as its Strawberry resolver receives them: graphql-core's coerced

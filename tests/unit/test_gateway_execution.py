@@ -300,6 +300,25 @@ def test_a_reference_with_arguments_is_loaded_for_the_list_with_them_and_read_by
         assert _run(fast, bad)[1][0] == ("nth counts from 1", ("items", 1, "sibling")), bad
 
 
+def test_reading_a_reference_that_is_not_loaded_starts_no_read() -> None:
+    """A plan tries a page's first item before the page's prefetch: a read started by that try
+    would go out in a batch of its own once the prefetch awaits (two calls for one list level)."""
+    from gateway.schema.common import NOT_LOADED
+
+    owner = REFERENCES["Item"]["owner"]
+
+    async def looked_then_loaded() -> list[list[str]]:
+        ctx: Any = LoaderContext(loads=[])  # what Reference reads of a PortalContext
+        assert owner.loaded(ITEMS[1], ctx) is NOT_LOADED
+        await asyncio.sleep(0.01)  # a batch started by the look would go out meanwhile
+        assert ctx.loads == []
+        await owner.prefetch(ctx, ITEMS)
+        assert owner.loaded(ITEMS[1], ctx) is OWNER and owner.loaded(ITEMS[0], ctx) is None  # no key: none
+        return ctx.loads
+
+    assert asyncio.run(looked_then_loaded()) == [["owner"]]
+
+
 def test_a_message_loaded_once_is_converted_once_per_request() -> None:
     _, fast = _schemas()
     for _request in range(2):
@@ -397,9 +416,12 @@ PORTAL_QUERIES = [
     " contacts(first: 2) { totalCount edges { node { firstName email } } }"
     " billing { accountBalance { amount currency } openInvoiceCount paymentMethodTypes } } } } }",
     "{ contacts(first: 50) { totalCount edges { node { id firstName email account { name } user { email } } } } }",
+    # each alias of an edge's node selects references of its own: all are prefetched, in one round
+    "{ accounts(first: 5) { edges { node { name clientSuccessManager { name } }"
+    " a1: node { billing { openInvoiceCount } } } } }",
 ]
 # service calls when the executor answers: one per service and list level (and distinct page arguments)
-NESTED_CALLS = {PORTAL_QUERIES[3]: 4, PORTAL_QUERIES[4]: 6, PORTAL_QUERIES[5]: 3}
+NESTED_CALLS = {PORTAL_QUERIES[3]: 4, PORTAL_QUERIES[4]: 6, PORTAL_QUERIES[5]: 3, PORTAL_QUERIES[6]: 2}
 
 
 @functools.cache
@@ -516,6 +538,53 @@ def test_references_inside_loaded_lists_are_read_ahead_and_the_items_completed_b
     assert sum(answered for _, _, answered in plan_runs) == objects(next(iter(expected.values()))["edges"])
     inner = [value for node in nodes for value in node.values() if isinstance(value, dict | list) and value]
     assert inner, "the nested lists are not empty"
+
+
+def test_each_alias_of_an_edges_node_is_prefetched_and_completed_by_its_plan(
+    plan_runs: list[tuple[str, bool, bool]],
+) -> None:
+    from devstack.bench_execution import MemoryServices, verified_context
+    from gateway.clients import ServiceClients
+
+    clients = ServiceClients(addresses={}, stubs=MemoryServices().stubs())
+    query = PORTAL_QUERIES[6]  # `node { … clientSuccessManager }` and `a1: node { billing }`
+    for _ in range(2):  # the second time, straight on the executor
+        plan_runs.clear()
+        result = asyncio.run(portal_schema.execute(query, context_value=verified_context(clients)))
+        assert not result.errors and len(result.data["accounts"]["edges"]) == 5  # type: ignore[index]
+    # the page's own plan, tried before its prefetch, stops at the first a1's billing; nothing else
+    assert [run for run in plan_runs if not run[2]] == [
+        ("Account", False, False),
+        ("Edge", False, False),
+        ("Connection", False, False),
+    ]
+    assert [run for run in plan_runs if run[0] == "Edge"][1:] == [("Edge", False, True)] * 5  # each edge, whole
+
+
+@pytest.mark.parametrize(
+    ("beneath", "reads"),
+    [("name", 50), ("name admins { email }", 100)],  # each node's plan; and the read-ahead's, for the admins
+)
+def test_what_a_reference_loaded_is_read_ahead_only_when_its_selection_names_references(
+    beneath: str, reads: int
+) -> None:
+    from devstack.bench_execution import MemoryServices, verified_context
+    from gateway.clients import ServiceClients
+
+    clients = ServiceClients(addresses={}, stubs=MemoryServices().stubs())
+    query = "{ users(first: 50) { edges { node { id account { " + beneath + " } } } } }"
+    for _ in range(2):  # the second time, straight on the executor
+        context = verified_context(clients)
+        read: list[str] = []  # each loaded message a reference gives (Reference._converted)
+
+        def counted(convert: Any, message: Any, converted: Any = context.converted) -> Any:
+            read.append(type(message).__name__)
+            return converted(convert, message)
+
+        context.converted = counted  # type: ignore[method-assign]
+        result = asyncio.run(portal_schema.execute(query, context_value=context))
+        assert not result.errors and len(result.data["users"]["edges"]) == 50  # type: ignore[index]
+    assert read.count("Account") == reads
 
 
 def test_a_failed_read_ahead_is_reported_by_each_item_as_graphql_core_reports_it() -> None:
