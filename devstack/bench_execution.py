@@ -44,9 +44,6 @@ from protos.identity.v1 import identity_pb2
 BENCH_SHAPES = SHAPES | {
     "page of 50 cases, list columns": "{ cases(first: 50) { edges { node { id number subject status priority"
     " updatedAt requester { name } } } } }",
-    # a case list that previews each case's latest comments: a nested page's own edges and references
-    "page of 50 cases + latest comments": "{ cases(first: 50) { edges { node { id number subject"
-    " comments(first: 3) { totalCount edges { node { id body createdAt author { name } } } } } } } }",
 }
 _START = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Awaitable, Callable
+from datetime import UTC
 from typing import Any
 
 import orjson
@@ -38,6 +39,7 @@ class Floor:
             SHAPES["page of 50 users + account"]: self._users_page,
             SHAPES["page of 50 cases + requester"]: self._cases_page,
             SHAPES["page of 50 cases + comment counts"]: self._cases_comment_counts,
+            SHAPES["page of 50 cases + latest comments"]: self._cases_latest_comments,
         }
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
@@ -97,6 +99,26 @@ class Floor:
             {"node": _case_node(case, requesters) | {"comments": {"totalCount": counts.get(case.id, 0)}}}
             for case in cases
         ]
+        return {"cases": {"edges": edges}}
+
+    @staticmethod
+    async def _cases_latest_comments(reads: Reads, metadata: Metadata) -> dict[str, Any]:
+        cases, pages, authors = await reads.cases_latest_comments(metadata)
+        edges = []
+        for case in cases:
+            page = pages.get(case.id)
+            comments: list[dict[str, Any]] = []
+            for comment in page.comments if page else []:
+                author = authors.get(comment.author_id)
+                node = {
+                    "id": comment.id,
+                    "body": comment.body,
+                    "createdAt": comment.created_at.ToDatetime(tzinfo=UTC).isoformat(),
+                    "author": {"name": author.name} if author else None,
+                }
+                comments.append({"node": node})
+            listed = {"totalCount": page.total_count if page else 0, "edges": comments}
+            edges.append({"node": {"id": case.id, "number": case.number, "subject": case.subject, "comments": listed}})
         return {"cases": {"edges": edges}}
 
     @staticmethod

@@ -32,6 +32,9 @@ SHAPES = {
     # a nested page in each item: its count (comments from cases, in the same round as the requesters)
     "page of 50 cases + comment counts": "{ cases(first: 50) { edges { node { id number subject requester { name }"
     " comments(first: 3) { totalCount } } } } }",
+    # a case list that previews each case's latest comments: the nested pages' items, then their authors
+    "page of 50 cases + latest comments": "{ cases(first: 50) { edges { node { id number subject"
+    " comments(first: 3) { totalCount edges { node { id body createdAt author { name } } } } } } } }",
 }
 Metadata = tuple[tuple[str, str], ...]
 
@@ -47,6 +50,7 @@ class Reads:
             "page of 50 users + account": self.users_page,
             "page of 50 cases + requester": self.cases_page,
             "page of 50 cases + comment counts": self.cases_comment_counts,
+            "page of 50 cases + latest comments": self.cases_latest_comments,
         }
         assert self.by_shape.keys() == SHAPES.keys()
 
@@ -72,6 +76,18 @@ class Reads:
             self._requesters(cases, metadata), self.cases.BatchListComments(request, metadata=metadata, timeout=5)
         )
         return cases, requesters, {page.case_id: page.total_count for page in comments.pages}
+
+    async def cases_latest_comments(
+        self, metadata: Metadata
+    ) -> tuple[Any, dict[str, cases_pb2.CommentPage], dict[str, identity_pb2.User]]:
+        cases = await self._cases(metadata)
+        request = cases_pb2.BatchListCommentsRequest(case_ids=[case.id for case in cases], page_size=3)
+        pages = (await self.cases.BatchListComments(request, metadata=metadata, timeout=5)).pages
+        ids = sorted({comment.author_id for page in pages for comment in page.comments if comment.author_id})
+        found = await self.identity.BatchGetUsers(
+            identity_pb2.BatchGetUsersRequest(ids=ids), metadata=metadata, timeout=5
+        )
+        return cases, {page.case_id: page for page in pages}, {user.id: user for user in found.users}
 
     async def _cases(self, metadata: Metadata) -> Any:
         request = cases_pb2.ListCasesRequest(order=cases_pb2.UPDATED_DESC, page_size=50)
