@@ -355,9 +355,13 @@ class Reference:
 
     def prefetch(
         self, ctx: PortalContext, owners: Sequence[Any], arguments: Mapping[str, Any] = NO_ARGUMENTS
-    ) -> Awaitable[Any]:
-        keys = [key for owner in owners if (key := self.key_of(owner, arguments)) is not None]
-        return ctx.loader(self.loader).load_many(keys)
+    ) -> list[Awaitable[Any]]:
+        """The reads of the owners' objects, started together (one batch call): the loader's
+        future for each distinct key. Every key is made before any read starts, so arguments that
+        make no key start none."""
+        keys = dict.fromkeys(key for owner in owners if (key := self.key_of(owner, arguments)) is not None)
+        loader = ctx.loader(self.loader)
+        return [loader.load(key) for key in keys]
 
     def resolve(self, info: Ctx, owner: Any, **arguments: Any) -> Any:
         """The object, or an awaitable of it when it is not loaded yet; None for no id."""

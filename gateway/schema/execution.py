@@ -37,6 +37,7 @@ so a page of cases with their latest comments and authors is completed by its pl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import operator
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -328,14 +329,12 @@ class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
         ready, loads = self._round, self._round_loads
         self._round, self._round_loads = None, []
         assert ready is not None
-        # a failed read stays in its loader's cache: each item's field reports it as before
-        gathered = asyncio.gather(*loads, return_exceptions=True)
 
         def release(_: object) -> None:
             if not ready.done():
                 ready.set_result(None)
 
-        gathered.add_done_callback(release)
+        asyncio.ensure_future(_settled(loads)).add_done_callback(release)
 
     def _prefetch_level(self, return_type: Any, field_details_list: Any, items: Any) -> PrefetchLevel | None:
         """The references selected on the list's items (or its edges' nodes) and their reads for
@@ -381,15 +380,15 @@ class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
                 continue
             read = self._prefetch(reference, owner_type, details, owners)
             if read is not None:
-                arguments, load = read
+                arguments, loads = read
                 level.selected.append((reference, details, arguments))
-                level.loads.append(load)
+                level.loads.extend(loads)
         return level
 
     def _prefetch(
         self, reference: Reference, owner_type: GraphQLObjectType, field_details_list: Any, owners: list[Any]
-    ) -> tuple[Mapping[str, Any], Awaitable[Any]] | None:
-        """The arguments and the read of one selected reference for the whole list; None when its
+    ) -> tuple[Mapping[str, Any], list[Awaitable[Any]]] | None:
+        """The arguments and the reads of one selected reference for the whole list; None when its
         arguments do not convert or make no key."""
         try:
             arguments = (
@@ -605,6 +604,15 @@ class Plan:
                     return None
                 completed[response_name] = inner
         return completed
+
+
+async def _settled(reads: list[Awaitable[Any]]) -> None:
+    """Once every read is done. A batch's futures complete together, so this wakes about once per
+    batch, where gathering them would schedule a callback for each read (50 per page). A failed
+    read stays in its loader's cache: each item's field reports it, as without the prefetch."""
+    for read in reads:
+        with contextlib.suppress(Exception):  # reported by the field that reads it (above)
+            await read
 
 
 def _merged(completed: dict[str, Any], rest: dict[str, Any], asked: dict[str, Any]) -> dict[str, Any]:

@@ -312,7 +312,7 @@ def test_reading_a_reference_that_is_not_loaded_starts_no_read() -> None:
         assert owner.loaded(ITEMS[1], ctx) is NOT_LOADED
         await asyncio.sleep(0.01)  # a batch started by the look would go out meanwhile
         assert ctx.loads == []
-        await owner.prefetch(ctx, ITEMS)
+        await asyncio.gather(*owner.prefetch(ctx, ITEMS))
         assert owner.loaded(ITEMS[1], ctx) is OWNER and owner.loaded(ITEMS[0], ctx) is None  # no key: none
         return ctx.loads
 
