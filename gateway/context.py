@@ -3,6 +3,7 @@ the live event hub that subscriptions listen on."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -35,6 +36,12 @@ class PortalContext:
     _loaders: dict[Callable[[PortalContext], Any], Any] = field(default_factory=dict)
     # (conversion, id of a loaded message) → (that message, its graph object); see `converted`
     _converted: dict[tuple[Callable[..., Any], int], tuple[Any, Any]] = field(default_factory=dict)
+
+    @functools.cached_property
+    def base_url(self) -> str:
+        """The request's base URL, over HTTP(S) also for a WebSocket: the links an answer holds
+        (attachments' downloads) start with it. Made once per request, not per page converted."""
+        return str(self.request.base_url).replace("ws://", "http://").replace("wss://", "https://")
 
     @property
     def client_address(self) -> str:

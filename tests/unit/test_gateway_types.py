@@ -20,16 +20,17 @@ from strawberry.types.base import StrawberryList, StrawberryOptional
 from strawberry.types.enum import StrawberryEnumDefinition
 
 from gateway.schema.billing.types import Invoice, Payment, Usage
-from gateway.schema.cases.types import Case, case_attachments
+from gateway.schema.cases.types import Case, CaseComment, attachments_of
 from gateway.schema.common import Connection, Money, _OnRead
 from gateway.schema.contacts.types import Contact
 from gateway.schema.identity.types import User
 from gateway.schema.root import schema
 
-# each type, and what its from_pb takes after the message (a case: the request's URL, for its attachments)
+# each type, and what its from_pb takes after the message (a case, a comment: the request's URL, for attachments)
 CONVERTED_ON_READ: dict[type, tuple[Any, ...]] = {
     User: (),
     Case: ("https://portal.example/",),
+    CaseComment: ("https://portal.example/",),
     Contact: (),
     Invoice: (),
     Payment: (),
@@ -193,8 +194,8 @@ def test_each_field_means_its_message_field_whatever_the_order_it_is_read_in(
     assert made.message is message
     assert isinstance(made.id, str) and made.id == message.id  # type: ignore[attr-defined]
     assert cls(**read) == made  # the dataclass's own equality holds between the two ways of making it
-    if cls is Case:  # its attachments are a resolver's (their links need the request's URL)
-        attachments = case_attachments(made)
+    if cls in (Case, CaseComment):  # their attachments are a resolver's (their links need the request's URL)
+        attachments = attachments_of(made)
         assert [(a.id, a.filename, a.size) for a in attachments] == [
             (a.id, a.filename, a.size)
             for a in message.attachments  # type: ignore[attr-defined]

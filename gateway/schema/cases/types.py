@@ -63,16 +63,13 @@ def download_url(base_url: str, attachment_id: str, ticket: str) -> str:
 
 
 def base_url_of(info: Ctx) -> str:
-    return request_base_url(info.context)
+    return info.context.base_url
 
 
-def request_base_url(ctx: PortalContext) -> str:
-    return str(ctx.request.base_url).replace("ws://", "http://").replace("wss://", "https://")
-
-
-def case_attachments(root: Case) -> list[Attachment]:
-    """Case.attachments, made when selected: their download links need the request's URL, which
-    an on_read conversion (of the message alone) has not. (`root`: Strawberry's name for the owner.)"""
+def attachments_of(root: Case | CaseComment) -> list[Attachment]:
+    """Case.attachments and CaseComment.attachments, made when selected: their download links need
+    the request's URL, which an on_read conversion (of the message alone) has not. (`root`:
+    Strawberry's name for the owner.)"""
     return [Attachment.from_pb(a, root.base_url) for a in root.message.attachments]
 
 
@@ -97,7 +94,7 @@ class Case(Node):
     status: CaseStatus = on_read(lambda m: CaseStatus.from_pb(m.status))
     team: SupportTeam = on_read(lambda m: SupportTeam.from_pb(m.team))
     channel: CaseChannel = on_read(lambda m: CaseChannel.from_pb(m.channel))
-    attachments: list[Attachment] = strawberry.field(resolver=case_attachments)
+    attachments: list[Attachment] = strawberry.field(resolver=attachments_of)
     created_at: datetime = on_read(lambda m: dt(m.created_at))
     updated_at: datetime = on_read(lambda m: dt(m.updated_at))
     closed_at: datetime | None = on_read(lambda m: optional_dt(m, "closed_at"))
@@ -157,22 +154,24 @@ class CaseComment:
     author_email: str
     body: str
     internal: bool = strawberry.field(description="Internal notes are visible to staff only.")
-    channel: CaseChannel
-    attachments: list[Attachment]
-    created_at: datetime
+    channel: CaseChannel = on_read(lambda m: CaseChannel.from_pb(m.channel))
+    attachments: list[Attachment] = strawberry.field(resolver=attachments_of)
+    created_at: datetime = on_read(lambda m: dt(m.created_at))
     author_id: strawberry.Private[str]
+    message: strawberry.Private[pb.Comment]
+    base_url: strawberry.Private[str]  # the request's: the attachments' download links start with it
 
     @classmethod
     def from_pb(cls, m: pb.Comment, base_url: str) -> CaseComment:
-        return cls(
+        return made(
+            cls,
+            m,
             id=strawberry.ID(m.id),
             author_email=m.author_email,
             body=m.body,
             internal=m.internal,
-            channel=CaseChannel.from_pb(m.channel),
-            attachments=[Attachment.from_pb(a, base_url) for a in m.attachments],
-            created_at=dt(m.created_at),
             author_id=m.author_id,
+            base_url=base_url,
         )
 
     @strawberry.field
@@ -329,7 +328,7 @@ def _account(found: Any, ctx: PortalContext) -> Any:
 
 
 def _comments(page: pb.CommentPage, ctx: PortalContext) -> Connection[CaseComment]:
-    base = request_base_url(ctx)
+    base = ctx.base_url
     return connection(page, page.comments, lambda c: CaseComment.from_pb(c, base))
 
 
@@ -339,7 +338,7 @@ REFERENCES: References = {
         "requester": Reference(identity_loaders.users, "requester_id", _user),
         "assignee": Reference(identity_loaders.users, "assignee_id", _user),
         "relatedCase": Reference(
-            loaders.cases, "related_case_id", lambda found, ctx: Case.from_pb(found, request_base_url(ctx))
+            loaders.cases, "related_case_id", lambda found, ctx: Case.from_pb(found, ctx.base_url)
         ),
         "comments": Reference(loaders.comments, "id", _comments, lambda first, after: (page_size(first), after or "")),
     },
