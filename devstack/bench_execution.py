@@ -273,7 +273,9 @@ def executor_operation(clients: ServiceClients, query: str) -> Operation:
     """The schema's execute, as the view calls it, with a context already verified."""
 
     async def operation(read: bool) -> dict[str, Any]:
-        result = await schema.execute(query, context_value=verified_context(clients))
+        context = verified_context(clients)
+        result = await schema.execute(query, context_value=context)
+        context.release()  # as the view does once the answer is made
         if result.errors or not result.data:
             raise RuntimeError(f"{query}: {result.errors}")
         return result.data

@@ -23,7 +23,7 @@ from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -61,6 +61,7 @@ GZIP_MINIMUM_BYTES = 1024
 CORS_HEADERS = ("Authorization", "Content-Type", "Accept", "traceparent", "tracestate")
 POST_OPERATION_TYPES = frozenset((OperationType.QUERY, OperationType.MUTATION))  # a subscription streams
 PROPAGATED_HEADERS = frozenset((b"traceparent", b"tracestate", b"baggage"))  # what the W3C propagators read
+CONTEXT_SCOPE_KEY = "portal.context"  # an HTTP request's PortalContext, in its ASGI scope: see __call__
 
 
 def _error_body(message: str, code: str, reason: str = "") -> dict[str, Any]:
@@ -88,7 +89,7 @@ class PortalGraphQL(GraphQL[PortalContext, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> PortalContext:
         authorization = request.headers.get("authorization", "")
-        return PortalContext(
+        context = PortalContext(
             request=request,
             clients=self.clients,
             verifier=self.verifier,
@@ -96,6 +97,9 @@ class PortalGraphQL(GraphQL[PortalContext, None]):
             token=authorization.removeprefix("Bearer ").strip() if authorization.startswith("Bearer ") else "",
             response=response,
         )
+        if request.scope["type"] == "http":
+            request.scope[CONTEXT_SCOPE_KEY] = context
+        return context
 
     async def _socket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The same limits for both subprotocols: at most MAX_SOCKETS_PER_CLIENT sockets per client
@@ -229,6 +233,9 @@ class PortalGraphQL(GraphQL[PortalContext, None]):
             response = JSONResponse(_error_body(error.reason, "BAD_USER_INPUT", reason), status_code=status)
             if status == 405:
                 response.headers["allow"] = "POST"
+        context = scope.pop(CONTEXT_SCOPE_KEY, None)
+        if context is not None and not isinstance(response, StreamingResponse):  # a stream still executes
+            context.release()
         if not response.headers.get("content-type", "").startswith("text/html"):
             response = http_spec.shape(request, response, media)
         await response(scope, receive, send)

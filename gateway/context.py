@@ -60,7 +60,15 @@ class PortalContext:
         refreshSession): `login { user { account { name } } }` resolves `account` as that user."""
         self.token = access_token
         self._caller = None
-        self._loaders.clear()  # nothing loaded as the anonymous caller is reused
+        self.release()  # nothing loaded as the anonymous caller is reused
+
+    def release(self) -> None:
+        """Let go of what this context loaded and converted; the view calls it once a request's
+        answer is made. Each DataLoader's load function holds the context, a cycle: without this
+        a request's loaded messages and graph objects wait for the cyclic garbage collector (its
+        collections walked about 1,000 objects per page of cases previewing their comments)
+        instead of going as soon as the answer is sent."""
+        self._loaders.clear()
         self._converted.clear()
 
     async def caller(self) -> Caller:

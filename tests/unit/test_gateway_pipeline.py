@@ -161,6 +161,30 @@ async def test_a_repeated_request_answers_as_the_first(
             assert full_pipeline_runs == []
 
 
+async def test_a_requests_context_lets_go_of_what_it_loaded_once_the_answer_is_made(
+    gateway: tuple[Starlette, IdentityStub], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its loaders hold it (a cycle): what they loaded would otherwise wait for the garbage collector."""
+    from gateway.app import PortalGraphQL
+    from gateway.context import PortalContext
+
+    app, stub = gateway
+    contexts: list[PortalContext] = []
+    get_context = PortalGraphQL.get_context
+
+    async def recorded(self: PortalGraphQL, request: Any, response: Any) -> PortalContext:
+        contexts.append(await get_context(self, request, response))
+        return contexts[-1]
+
+    monkeypatch.setattr(PortalGraphQL, "get_context", recorded)
+    for _ in range(2):  # the whole pipeline, then the runnable path
+        status, _, body = await _send(app, {"query": PAGE, "variables": {"n": 3}})
+        assert status == 200 and body["data"]["users"]["edges"][0]["node"]["account"] == {"name": "Acme"}
+    assert stub.BatchGetAccounts.calls == 2  # each request loaded the accounts through its loaders
+    # (the first request makes two: the runnable path's, then the whole pipeline's)
+    assert len(contexts) == 3 and all(not c._loaders and not c._converted for c in contexts)
+
+
 async def test_a_mutation_known_from_post_still_does_not_run_over_get(
     gateway: tuple[Starlette, IdentityStub], full_pipeline_runs: list[str | None]
 ) -> None:
