@@ -41,7 +41,7 @@ import contextlib
 import operator
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
 from graphql import (
     GraphQLEnumType,
@@ -63,6 +63,8 @@ from strawberry.types.cast import get_strawberry_type_cast
 
 from gateway.schema.common import NO_ARGUMENTS, NOT_LOADED, Reference
 
+T = TypeVar("T")
+
 
 class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
     # owner type name → GraphQL field name → Reference; set once from the domains (root.py)
@@ -73,8 +75,7 @@ class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
     _item_objects: ClassVar[dict[GraphQLOutputType, tuple[GraphQLObjectType, frozenset[type]] | None]] = {}
     _round: asyncio.Future[None] | None = None
     _round_loads: list[Awaitable[Any]]
-    _plans: dict[tuple[GraphQLObjectType, int], tuple[Any, Plan | None]]  # see _plan
-    _reads_ahead_memo: dict[tuple[Any, int], tuple[Any, bool]]  # see _reads_ahead
+    _memo: dict[tuple[Callable[..., Any], Any, int], tuple[Any, Any]]  # see _per_selection
 
     def execute_field(
         self, parent_type: GraphQLObjectType, source: Any, field_details_list: Any, path: Any, position_context: Any
@@ -143,17 +144,21 @@ class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
         return merged_later(cast("Awaitable[dict[str, Any]]", rest))
 
     def _plan(self, object_type: GraphQLObjectType, field_details_list: Any) -> Plan | None:
-        """The Plan of this selection on `object_type`, made once per request; memoized on the
+        """The Plan of this selection on `object_type`, made once per request."""
+        return self._per_selection(PrefetchingExecutor._make_plan, object_type, field_details_list)
+
+    def _per_selection(self, make: Callable[[Any, Any, Any], T], on: Any, field_details_list: Any) -> T:
+        """`make(self, on, field_details_list)`, once per selection and request: memoized on the
         selection's identity as graphql-core's collect_subfields is, keeping it alive with it."""
         try:
-            plans = self._plans
+            memo = self._memo
         except AttributeError:
-            plans = self._plans = {}
-        key = (object_type, id(field_details_list))
-        found = plans.get(key)
+            memo = self._memo = {}
+        key = (make, on, id(field_details_list))
+        found = memo.get(key)
         if found is None:
-            found = plans[key] = (field_details_list, self._make_plan(object_type, field_details_list))
-        return found[1]
+            found = memo[key] = (field_details_list, make(self, on, field_details_list))
+        return found[1]  # type: ignore[no-any-return]
 
     def _make_plan(self, object_type: GraphQLObjectType, field_details_list: Any) -> Plan | None:
         """The selection's steps: each field that is a Leaf, or a Child whose own selection has a
@@ -441,16 +446,8 @@ class PrefetchingExecutor(StrawberryGraphQLCoreExecutionContext):
     def _reads_ahead(self, target: Any, field_details_list: Any) -> bool:
         """Whether a reference's selection on what it loads (`target`, its field's type) names
         references of its own, on the object or on the items of a list inside it: only then does
-        `_deeper` read what it loaded. Once per selection and request, memoized as `_plan` is."""
-        try:
-            memo = self._reads_ahead_memo
-        except AttributeError:
-            memo = self._reads_ahead_memo = {}
-        key = (target, id(field_details_list))
-        found = memo.get(key)
-        if found is None:
-            found = memo[key] = (field_details_list, self._selects_references(target, field_details_list))
-        return found[1]
+        `_deeper` read what it loaded. Once per selection and request."""
+        return self._per_selection(PrefetchingExecutor._selects_references, target, field_details_list)
 
     def _selects_references(self, target: Any, field_details_list: Any) -> bool:
         if isinstance(target, GraphQLList):
