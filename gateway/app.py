@@ -234,7 +234,8 @@ class PortalGraphQL(GraphQL[PortalContext, None]):
             if status == 405:
                 response.headers["allow"] = "POST"
         context = scope.pop(CONTEXT_SCOPE_KEY, None)
-        if context is not None and not isinstance(response, StreamingResponse):  # a stream still executes
+        # a stream (a subscription, incremental delivery) still executes: its context lives as long
+        if context is not None and not isinstance(response, StreamingResponse):
             context.release()
         if not response.headers.get("content-type", "").startswith("text/html"):
             response = http_spec.shape(request, response, media)

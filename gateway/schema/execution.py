@@ -31,8 +31,8 @@ plan reads it as loaded with the same arguments.
 And before the list's items are completed, what its prefetch loaded is read ahead (`_deeper`),
 where its selection names references beneath (`_reads_ahead`): the loaded objects' own references
 and the items of the lists inside them (each case's comment authors), for the whole list, one
-batch call per level. Plans take such lists of objects (`Items`),
-so a page of cases with their latest comments and authors is completed by its plans alone."""
+batch call per level. Plans take such lists of objects (`Items`), so a page of cases with their
+latest comments and authors is completed by its plans alone."""
 
 from __future__ import annotations
 
